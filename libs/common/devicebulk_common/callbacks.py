@@ -1,0 +1,251 @@
+"""Carrier callbacks: parse, store first (deduplicated), then reconcile into device records.
+
+Reconciliation is correct in any order of events: the worker recording a request id and the
+receiver storing a callback both take a transaction-scoped advisory lock on the request id and
+then reconcile whatever callbacks of that request are stored and unprocessed. Whichever commits
+second sees the other's work, so an early callback waits in ``carrier_callback`` until the
+worker records the request id, and a duplicate finds its device change already terminal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devicebulk_common import contracts as c
+from devicebulk_common.lifecycle import audit, finish_device_change
+from devicebulk_common.models import CarrierCallback, Device, DeviceChange
+
+ACTOR = "callback-receiver"
+
+
+class MalformedCallback(ValueError):
+    """The body is not a ThingSpace callback."""
+
+
+@dataclass(frozen=True)
+class ParsedCallback:
+    request_id: str
+    ok: bool
+    device_ids: dict[str, str]
+    response_key: str | None = None
+    response_ids: dict[str, str] = field(default_factory=dict)
+    fault_code: str | None = None
+    fault_message: str | None = None
+    username: str = ""
+    password: str = ""
+    callback_count: int = 1
+
+    @property
+    def iccid(self) -> str | None:
+        return self.device_ids.get("iccid")
+
+    def dedupe_key(self) -> str:
+        """Same request, same device, same outcome: the same callback (callbackCount aside)."""
+        ids = ",".join(f"{k}={v}" for k, v in sorted(self.device_ids.items()))
+        raw = f"{self.request_id}|{ids}|{self.ok}|{self.response_key}|{self.fault_code}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _ids(items: Any) -> dict[str, str]:
+    if not isinstance(items, list):
+        return {}
+    out: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("kind"), str) and "id" in item:
+            out[item["kind"].lower()] = str(item["id"])
+    return out
+
+
+def parse_thingspace(payload: Any) -> ParsedCallback:
+    if not isinstance(payload, dict):
+        raise MalformedCallback("callback body must be a JSON object")
+    request_id = payload.get("requestId")
+    if not isinstance(request_id, str) or not request_id:
+        raise MalformedCallback("callback has no requestId")
+    device_ids = _ids(payload.get("deviceIds"))
+    if not device_ids:
+        raise MalformedCallback("callback has no deviceIds")
+    fault = payload.get("faultResponse")
+    status = str(payload.get("status", "")).lower()
+    ok = status == "success" and not fault
+    response_key: str | None = None
+    response_ids: dict[str, str] = {}
+    response = payload.get("deviceResponse")
+    if isinstance(response, dict) and response:
+        response_key = next(iter(response))
+        inner = response[response_key]
+        if isinstance(inner, dict):
+            response_ids = _ids(inner.get("deviceIds"))
+    fault_code = fault_message = None
+    if isinstance(fault, dict):
+        fault_code = str(fault.get("faultcode") or "") or None
+        fault_message = str(fault.get("faultstring") or "") or None
+    elif not ok:
+        fault_code = "CallbackFailed"
+        fault_message = f"carrier reported status {payload.get('status')!r}"
+    count = payload.get("callbackCount")
+    return ParsedCallback(
+        request_id=request_id,
+        ok=ok,
+        device_ids=device_ids,
+        response_key=response_key,
+        response_ids=response_ids,
+        fault_code=fault_code,
+        fault_message=fault_message,
+        username=str(payload.get("username") or ""),
+        password=str(payload.get("password") or ""),
+        callback_count=count if isinstance(count, int) else 1,
+    )
+
+
+def redacted(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("***" if k in ("username", "password") else v) for k, v in payload.items()}
+
+
+async def store(
+    session: AsyncSession, service_provider_id: int, parsed: ParsedCallback, payload: dict[str, Any]
+) -> tuple[int, bool]:
+    """Store a callback as received; a repeat only counts. Returns (id, first time seen)."""
+    stmt = (
+        insert(CarrierCallback)
+        .values(
+            service_provider_id=service_provider_id,
+            dedupe_key=parsed.dedupe_key(),
+            request_id=parsed.request_id,
+            iccid=parsed.iccid,
+            status="Success" if parsed.ok else "Failed",
+            payload=redacted(payload),
+        )
+        .on_conflict_do_update(
+            index_elements=[CarrierCallback.dedupe_key],
+            set_={"times_received": CarrierCallback.times_received + 1},
+        )
+        .returning(CarrierCallback.id, CarrierCallback.times_received)
+    )
+    row = (await session.execute(stmt)).one()
+    return row.id, row.times_received == 1
+
+
+async def lock_request(session: AsyncSession, request_id: str) -> None:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:rid))"),
+        {"rid": f"carrier-request:{request_id}"},
+    )
+
+
+# ---- what a successful callback does to the device record, per operation ---------------------
+
+Effect = Callable[[Device, DeviceChange, ParsedCallback], dict[str, Any]]
+
+
+def _activated(device: Device, dc: DeviceChange, cb: ParsedCallback) -> dict[str, Any]:
+    ids = cb.response_ids
+    device.status = c.DeviceStatus.ACTIVE.value
+    device.mdn = ids.get("mdn") or device.mdn
+    device.msisdn = ids.get("msisdn") or ids.get("mdn") or device.msisdn
+    plan = (dc.params or {}).get("service_plan")
+    if plan:
+        device.carrier_rate_plan = plan
+    return {"msisdn": device.msisdn, "mdn": device.mdn}
+
+
+def _status(new: c.DeviceStatus) -> Effect:
+    def effect(device: Device, dc: DeviceChange, cb: ParsedCallback) -> dict[str, Any]:
+        device.status = new.value
+        return {"status": new.value}
+
+    return effect
+
+
+EFFECTS: dict[str, Effect] = {
+    "activate": _activated,
+    "suspend": _status(c.DeviceStatus.SUSPENDED),
+    "restore": _status(c.DeviceStatus.ACTIVE),
+    "deactivate": _status(c.DeviceStatus.DEACTIVATED),
+}
+
+
+async def reconcile_request(session: AsyncSession, request_id: str) -> int:
+    """Apply every stored, unprocessed callback of ``request_id`` whose device change is known.
+
+    The caller holds :func:`lock_request`. Returns how many callbacks were applied.
+    """
+    callbacks = (
+        await session.scalars(
+            select(CarrierCallback)
+            .where(CarrierCallback.request_id == request_id, CarrierCallback.processed_at.is_(None))
+            .order_by(CarrierCallback.id)
+            .with_for_update()
+        )
+    ).all()
+    if not callbacks:
+        return 0
+    changes = (
+        await session.scalars(
+            select(DeviceChange)
+            .where(DeviceChange.carrier_request_id == request_id)
+            .with_for_update()
+        )
+    ).all()
+    if not changes:
+        return 0
+    by_iccid = {dc.iccid: dc for dc in changes}
+    applied = 0
+    for cb in callbacks:
+        dc = by_iccid.get(cb.iccid or "")
+        if dc is None and len(changes) == 1:
+            dc = changes[0]
+        if dc is None:
+            cb.outcome = "no device change of this request has this device"
+            cb.processed_at = func.now()  # type: ignore[assignment]
+            continue
+        await _apply(session, cb, dc)
+        applied += 1
+    return applied
+
+
+async def _apply(session: AsyncSession, cb: CarrierCallback, dc: DeviceChange) -> None:
+    parsed = parse_thingspace(cb.payload | {"username": "", "password": ""})
+    cb.device_change_id = dc.id
+    cb.processed_at = func.now()  # type: ignore[assignment]
+    if c.DeviceChangeStatus(dc.status).is_terminal:
+        cb.outcome = f"ignored: device change already {dc.status}"
+        return
+    op = (dc.params or {}).get("op", "")
+    if parsed.ok:
+        device = None
+        if dc.device_id is not None:
+            device = await session.get(Device, dc.device_id, with_for_update=True)
+        effect = EFFECTS.get(op)
+        result = effect(device, dc, parsed) if (effect and device) else {}
+        await finish_device_change(session, dc.id, c.DeviceChangeStatus.SUCCESS, result=result)
+        cb.outcome = f"{op} succeeded"
+        message = f"carrier confirmed {op}" + (f": {result}" if result else "")
+        status = c.DeviceChangeStatus.SUCCESS
+    else:
+        await finish_device_change(
+            session,
+            dc.id,
+            c.DeviceChangeStatus.FAILED,
+            error_code=parsed.fault_code,
+            error_message=parsed.fault_message,
+        )
+        cb.outcome = f"{op} failed: {parsed.fault_code}"
+        message = f"{parsed.fault_code}: {parsed.fault_message}"
+        status = c.DeviceChangeStatus.FAILED
+    audit(
+        session,
+        bulk_change_id=dc.bulk_change_id,
+        device_change_id=dc.id,
+        step="callback",
+        actor=ACTOR,
+        status=status.value,
+        message=message,
+    )

@@ -1,0 +1,150 @@
+"""How a device change moves, shared by the worker and the callback receiver.
+
+Callers pass their session; the unit-of-work boundary (the caller) commits. Every terminal
+transition goes through :func:`finish_device_change`, which is the only place the bulk change's
+``remaining_count`` falls, so the transition to ``PROCESSED`` happens exactly once (the row lock
+on ``bulk_change`` serialises the decrements) and alone writes ``bulk_change.completed``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devicebulk_common import contracts as c
+from devicebulk_common.carriers.base import CarrierExchange
+from devicebulk_common.models import DeviceChangeLog, OutboxMessage
+from devicebulk_common.outbox.relay import notify_outbox
+
+# SQL list of the terminal statuses (constants of the contract, not user input).
+TERMINAL_SQL = "(" + ", ".join(f"'{s.value}'" for s in sorted(c.TERMINAL_DEVICE_STATUSES)) + ")"
+
+_FINISH = text(
+    f"""
+    UPDATE device_change
+    SET status = :status, error_code = :error_code, error_message = :error_message,
+        result = COALESCE(CAST(:result AS jsonb), result), completed_at = now(), updated_at = now()
+    WHERE id = :id AND status NOT IN {TERMINAL_SQL}
+    RETURNING bulk_change_id
+    """  # noqa: S608
+)
+_DECREMENT = text(
+    """
+    UPDATE bulk_change SET remaining_count = remaining_count - :n
+    WHERE id = :id RETURNING remaining_count
+    """
+)
+_COMPLETE = text(
+    """
+    UPDATE bulk_change SET status = 'PROCESSED', processed_at = now()
+    WHERE id = :id AND status IN ('NEW', 'PROCESSING') AND remaining_count = 0
+    RETURNING processed_at
+    """
+)
+
+
+def audit(
+    session: AsyncSession,
+    *,
+    bulk_change_id: uuid.UUID,
+    device_change_id: int | None,
+    step: str,
+    actor: str,
+    status: str | None = None,
+    message: str | None = None,
+    exchange: CarrierExchange | None = None,
+) -> None:
+    """Append one row to the audit trail (flushed with the caller's transaction)."""
+    session.add(
+        DeviceChangeLog(
+            bulk_change_id=bulk_change_id,
+            device_change_id=device_change_id,
+            step=step,
+            actor=actor,
+            status=status,
+            message=message,
+            http_method=exchange.method if exchange else None,
+            http_url=exchange.url if exchange else None,
+            http_status=exchange.status_code if exchange else None,
+            request_text=exchange.request_body if exchange else None,
+            response_text=exchange.response_body if exchange else None,
+            duration_ms=exchange.duration_ms if exchange else None,
+        )
+    )
+
+
+async def finish_device_change(
+    session: AsyncSession,
+    device_change_id: int,
+    status: c.DeviceChangeStatus,
+    *,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> bool:
+    """Move a device change to a terminal status, once. Returns False if it already was."""
+    assert status in c.TERMINAL_DEVICE_STATUSES
+
+    row = (
+        await session.execute(
+            _FINISH,
+            {
+                "id": device_change_id,
+                "status": status.value,
+                "error_code": error_code,
+                "error_message": error_message,
+                "result": json.dumps(result) if result is not None else None,
+            },
+        )
+    ).first()
+    if row is None:
+        return False
+    await count_terminal(session, row.bulk_change_id, 1)
+    return True
+
+
+async def count_terminal(session: AsyncSession, bulk_change_id: uuid.UUID, n: int) -> bool:
+    """Record that ``n`` more device changes ended; completes the bulk change on the last one.
+
+    Returns True if this call completed it.
+    """
+    remaining = (await session.execute(_DECREMENT, {"id": bulk_change_id, "n": n})).scalar_one()
+    if remaining > 0:
+        return False
+    return await complete_bulk_change(session, bulk_change_id)
+
+
+async def complete_bulk_change(session: AsyncSession, bulk_change_id: uuid.UUID) -> bool:
+    """``PROCESSED`` once, and the completion event with it (published after commit)."""
+    processed_at = (await session.execute(_COMPLETE, {"id": bulk_change_id})).scalar()
+    if processed_at is None:
+        return False
+    emit_completed(session, bulk_change_id, c.BulkChangeStatus.PROCESSED, processed_at)
+    await notify_outbox(session)
+    return True
+
+
+def emit_completed(
+    session: AsyncSession,
+    bulk_change_id: uuid.UUID,
+    status: c.BulkChangeStatus,
+    at: datetime | None = None,
+) -> None:
+    event = c.BulkChangeCompleted(
+        bulk_change_id=bulk_change_id,
+        status=status,
+        completed_at=at or datetime.now(UTC),
+        correlation_id=str(bulk_change_id),
+    )
+    session.add(
+        OutboxMessage(
+            exchange=c.EXCHANGE_EVENTS,
+            routing_key=c.ROUTING_BULK_CHANGE_COMPLETED,
+            body=event.model_dump(mode="json"),
+        )
+    )

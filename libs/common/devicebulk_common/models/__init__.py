@@ -1,0 +1,41 @@
+"""The whole data model (DESIGN.md §4). Import models from here."""
+
+from devicebulk_common.models.base import Base
+from devicebulk_common.models.changes import (
+    BulkChange,
+    CarrierCallback,
+    DeviceChange,
+    DeviceChangeLog,
+    NotificationSent,
+    OutboxMessage,
+)
+from devicebulk_common.models.inventory import (
+    CarrierRatePlan,
+    CustomerRatePlan,
+    CustomerRatePool,
+    Device,
+    DeviceIdentifierHistory,
+    RevCustomer,
+    RevService,
+    ServiceProvider,
+    Tenant,
+)
+
+__all__ = [
+    "Base",
+    "BulkChange",
+    "CarrierCallback",
+    "CarrierRatePlan",
+    "CustomerRatePlan",
+    "CustomerRatePool",
+    "Device",
+    "DeviceChange",
+    "DeviceChangeLog",
+    "DeviceIdentifierHistory",
+    "NotificationSent",
+    "OutboxMessage",
+    "RevCustomer",
+    "RevService",
+    "ServiceProvider",
+    "Tenant",
+]

@@ -1,0 +1,36 @@
+"""Settings shared by every service (names fixed by DESIGN.md §6).
+
+Each service subclasses :class:`CommonSettings` and adds its own, prefixed names. The kit's
+factories never take a settings object: services read their settings and pass plain values.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/devicebulk"
+    database_pool_size: int = 10
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    thingspace_base_url: str = "http://127.0.0.1:8090/api"
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    # Fernet key that encrypts carrier credentials at rest. Required; `make run` writes one to .env.
+    credentials_key: SecretStr = Field(default=SecretStr(""))
+
+
+class SmtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "devicebulk@localhost"

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+
+from devicebulk_common.db.engine import create_engine, create_sessionmaker
+from devicebulk_intake import errors, health
+from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
+from devicebulk_intake.settings import IntakeSettings
+
+REQUESTS = Counter("intake_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("intake_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+DESCRIPTION = """
+Bulk changes on IoT device fleets on Verizon ThingSpace. Submit one change for up to 100,000
+devices; follow its progress; read each device's result.
+
+**Authentication (development only):** until authentication arrives, the caller names its
+tenant in the `X-Tenant-Id` header and itself in `X-User-Email` (where the completion report
+is sent). Any caller can name any tenant: do not expose this API beyond a trusted network.
+
+Errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url, pool_size=settings.database_pool_size, application_name="intake"
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="devicebulk intake API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.log = structlog.get_logger("devicebulk_intake")
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(bulk_changes_router)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        correlation_id = request.headers.get("X-Correlation-Id") or request.headers.get(
+            "X-Request-Id"
+        )
+        start = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
+        return response
+
+    return app

@@ -1,0 +1,122 @@
+"""RFC 9457 problem details: one base exception carrying its status, one renderer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_BASE = "https://devicebulk.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ProblemError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Unauthenticated(ProblemError):
+    status, slug, title = 401, "unauthenticated", "Tenant not identified"
+
+
+class Unprocessable(ProblemError):
+    status, slug, title = 422, "unprocessable", "The request cannot be processed"
+
+
+class UnsupportedChangeType(ProblemError):
+    status, slug, title = 422, "unsupported-change-type", "Change type not supported"
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "too-many-devices", "Too many devices"
+
+
+def problem_response(
+    status: int, slug: str, title: str, detail: str | None, request: Request, **extra: Any
+) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_BASE + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=str(request.url.path),
+        **extra,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE
+    )
+
+
+def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route, so every problem it can answer shows in the OpenAPI."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        out[err.status] = {
+            "model": Problem,
+            "description": err.title,
+            "content": {MEDIA_TYPE: {}},
+        }
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "The request body or parameters are invalid; see errors.",
+            request,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code, f"http-{exc.status_code}", str(exc.detail), None, request
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(
+            500, "internal", "Internal error", "Something went wrong on our side.", request
+        )
