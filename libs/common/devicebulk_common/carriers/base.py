@@ -1,0 +1,200 @@
+"""Carrier-neutral records and the interface every carrier adapter implements.
+
+ThingSpace is the first carrier; Cisco Jasper may follow. Services depend on
+`CarrierAdapter` and these dataclasses only, never on a carrier's wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    """One device as we name it to a carrier: the ICCID, plus the IMEI when known."""
+
+    iccid: str
+    imei: str | None = None
+    mdn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierExchange:
+    """The audit record of one HTTP call to a carrier, secrets redacted.
+
+    Headers are never recorded (they hold the access and session tokens); bodies pass
+    through `devicebulk_common.carriers.redaction.redact_body` before they land here.
+    `status_code` is None when no answer came (timeout, connection error).
+    """
+
+    operation: str
+    method: str
+    url: str
+    request_body: str
+    status_code: int | None
+    response_body: str
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncRequestAccepted:
+    """The carrier took an asynchronous action; per-device outcomes arrive as callbacks."""
+
+    request_id: str
+    exchange: CarrierExchange
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDeviceResult:
+    device: DeviceRef
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncActionResult:
+    """Per-device outcome of a synchronous action (add to inventory, delete)."""
+
+    results: list[SyncDeviceResult]
+    exchange: CarrierExchange
+
+    @property
+    def all_ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierDevice:
+    """One device as the carrier's device list shows it.
+
+    `ids` maps the lower-case identifier kind ("iccid", "imei", "mdn", ...) to its value.
+    """
+
+    ids: dict[str, str]
+    state: str
+    service_plan: str | None = None
+    mdn: str | None = None
+    msisdn: str | None = None
+    custom_fields: dict[str, str] = field(default_factory=dict)
+    last_activation: datetime | None = None
+    last_connection: datetime | None = None
+    connected: bool | None = None
+
+    @property
+    def iccid(self) -> str | None:
+        return self.ids.get("iccid")
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOfUse:
+    """Primary place of use (E911 address and customer name) for an activation."""
+
+    address_line1: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    first_name: str
+    last_name: str
+    address_line2: str | None = None
+    zip4: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRegistration:
+    account_name: str
+    name: str
+    url: str
+
+
+@runtime_checkable
+class CarrierAdapter(Protocol):
+    """What the services need from a carrier, for the one account the adapter is bound to.
+
+    Every call acts on `account_name`, the billing account the adapter was built for.
+    Asynchronous actions return `AsyncRequestAccepted`; their per-device outcome arrives
+    later as callbacks. Failures raise `devicebulk_common.carriers.errors.CarrierError`
+    subclasses; invalid arguments raise ValueError before anything is sent.
+    """
+
+    @property
+    def account_name(self) -> str: ...
+
+    async def activate(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        service_plan: str,
+        zip_code: str,
+        place_of_use: PlaceOfUse | None = None,
+        sku_number: str | None = None,
+        cost_center: str | None = None,
+        custom_fields: Mapping[str, str] | None = None,
+        group_name: str | None = None,
+    ) -> AsyncRequestAccepted: ...
+
+    async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
+
+    async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
+
+    async def deactivate(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        reason_code: str = "FF",
+        etf_waiver: bool = False,
+        delete_after: bool = False,
+    ) -> AsyncRequestAccepted: ...
+
+    async def change_service_plan(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        service_plan: str,
+        current_service_plan: str | None = None,
+    ) -> AsyncRequestAccepted: ...
+
+    async def change_identifier(
+        self,
+        device_from: DeviceRef,
+        device_to: DeviceRef,
+        *,
+        option: str,
+        service_plan: str | None = None,
+        zip_code: str | None = None,
+    ) -> AsyncRequestAccepted: ...
+
+    async def update_custom_fields(
+        self, devices: Sequence[DeviceRef], fields: Mapping[str, str]
+    ) -> AsyncRequestAccepted: ...
+
+    async def set_cost_center(
+        self, devices: Sequence[DeviceRef], cost_center: str | None
+    ) -> AsyncRequestAccepted: ...
+
+    async def add(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        state: str = "preactive",
+        sku_number: str | None = None,
+    ) -> SyncActionResult: ...
+
+    async def delete(self, devices: Sequence[DeviceRef]) -> SyncActionResult: ...
+
+    def list_devices(
+        self, *, device: DeviceRef | None = None, state: str | None = None
+    ) -> AsyncIterator[CarrierDevice]: ...
+
+    async def request_status(self, request_id: str) -> str: ...
+
+    async def register_callback(
+        self, url: str, username: str, password: str, name: str = "CarrierService"
+    ) -> CarrierExchange: ...
+
+    async def list_callbacks(self) -> list[CallbackRegistration]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,348 @@
+"""The ThingSpace Connectivity Management adapter (Verizon M2M API)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from .base import (
+    AsyncRequestAccepted,
+    CallbackRegistration,
+    CarrierDevice,
+    CarrierExchange,
+    DeviceRef,
+    PlaceOfUse,
+    SyncActionResult,
+)
+from .errors import AuthExpiredError, TokenKind
+from .thingspace_auth import ThingSpaceAuth
+from .thingspace_wire import (
+    MAX_DELETE_DEVICES,
+    check_cost_center,
+    custom_fields_body,
+    device_ids,
+    devices_body,
+    next_cursor,
+    parse_device,
+    parse_sync_results,
+    place_of_use_body,
+)
+from .tokens import TokenCache
+from .transport import CarrierTransport, Serializer, compact_json, malformed
+
+log = structlog.get_logger(__name__)
+
+M2M = "/m2m/v1"
+
+
+class ThingSpaceAdapter:
+    """`CarrierAdapter` for one ThingSpace billing account.
+
+    The httpx client is the caller's (its timeouts apply; it is not closed here). Tokens
+    live in `token_cache` under keys per base URL and account, so several adapters or
+    processes sharing a cache share one access token and one session. An expired session
+    costs one new login and one retry; an expired access token one new token, one new
+    session and one retry; a second failure of the same kind raises AuthExpiredError.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        account_name: str,
+        client_key: str,
+        client_secret: str,
+        username: str,
+        password: str,
+        token_cache: TokenCache,
+        token_margin_s: float = 60.0,
+        session_idle_s: float = 15 * 60.0,
+        refusal_hold_s: float = 15 * 60.0,
+        change_identifier_service_type: str = "4G",
+        logout_on_close: bool = False,
+        serialize: Serializer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._account_name = account_name
+        self._service_type = change_identifier_service_type
+        self._logout_on_close = logout_on_close
+        self._transport = CarrierTransport(http, base_url, serialize=serialize or compact_json)
+        self._auth = ThingSpaceAuth(
+            self._transport,
+            key_prefix=f"thingspace:{base_url.rstrip('/')}:{account_name}",
+            client_key=client_key,
+            client_secret=client_secret,
+            username=username,
+            password=password,
+            cache=token_cache,
+            margin_s=token_margin_s,
+            session_idle_s=session_idle_s,
+            refusal_hold_s=refusal_hold_s,
+            clock=clock,
+        )
+
+    @property
+    def account_name(self) -> str:
+        return self._account_name
+
+    @property
+    def _account_path(self) -> str:
+        return quote(self._account_name, safe="")
+
+    # -- the authenticated call -----------------------------------------------------
+
+    async def _call(
+        self, operation: str, method: str, path: str, body: Any = None
+    ) -> tuple[Any, CarrierExchange]:
+        retried: set[TokenKind] = set()
+        while True:
+            access: str | None = None
+            session: str | None = None
+            try:
+                access = await self._auth.access_token()
+                session = await self._auth.session_token(access)
+                response, exchange = await self._transport.request(
+                    operation,
+                    method,
+                    M2M + path,
+                    headers={"Authorization": f"Bearer {access}", "VZ-M2M-Token": session},
+                    json_body=body,
+                )
+            except AuthExpiredError as exc:
+                if exc.token in retried:
+                    raise
+                retried.add(exc.token)
+                log.info("carrier.token_expired", token=exc.token, operation=operation)
+                if exc.token == "access" and access is not None:
+                    await self._auth.invalidate_access(access)
+                if session is not None:
+                    await self._auth.invalidate_session(session)
+                continue
+            await self._auth.session_used(session)
+            return self._transport.decode(response, exchange), exchange
+
+    async def _async_action(
+        self, operation: str, method: str, path: str, body: dict[str, Any]
+    ) -> AsyncRequestAccepted:
+        payload, exchange = await self._call(operation, method, path, body)
+        request_id = payload.get("requestId") if isinstance(payload, dict) else None
+        if not isinstance(request_id, str) or not request_id:
+            raise malformed("answer without requestId", exchange)
+        return AsyncRequestAccepted(request_id=request_id, exchange=exchange)
+
+    def _with_account(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "accountName": self._account_name}
+
+    # -- asynchronous actions -------------------------------------------------------
+
+    async def activate(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        service_plan: str,
+        zip_code: str,
+        place_of_use: PlaceOfUse | None = None,
+        sku_number: str | None = None,
+        cost_center: str | None = None,
+        custom_fields: Mapping[str, str] | None = None,
+        group_name: str | None = None,
+    ) -> AsyncRequestAccepted:
+        body: dict[str, Any] = self._with_account(
+            {"devices": devices_body(devices), "servicePlan": service_plan, "mdnZipCode": zip_code}
+        )
+        if place_of_use is not None:
+            body["primaryPlaceOfUse"] = place_of_use_body(place_of_use)
+        if custom_fields:
+            body["customFields"] = custom_fields_body(custom_fields)
+        if group_name is not None:
+            body["groupName"] = group_name
+        if sku_number is not None:
+            body["skuNumber"] = sku_number
+        if cost_center is not None:
+            body["costCenterCode"] = check_cost_center(cost_center)
+        return await self._async_action("activate", "POST", "/devices/actions/activate", body)
+
+    async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
+        body = self._with_account({"devices": devices_body(devices)})
+        return await self._async_action("suspend", "POST", "/devices/actions/suspend", body)
+
+    async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
+        body = self._with_account({"devices": devices_body(devices)})
+        return await self._async_action("restore", "POST", "/devices/actions/restore", body)
+
+    async def deactivate(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        reason_code: str = "FF",
+        etf_waiver: bool = False,
+        delete_after: bool = False,
+    ) -> AsyncRequestAccepted:
+        body = self._with_account(
+            {
+                "devices": devices_body(devices),
+                "reasonCode": reason_code,
+                "etfWaiver": etf_waiver,
+                "deleteAfterDeactivation": delete_after,
+            }
+        )
+        return await self._async_action("deactivate", "POST", "/devices/actions/deactivate", body)
+
+    async def change_service_plan(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        service_plan: str,
+        current_service_plan: str | None = None,
+    ) -> AsyncRequestAccepted:
+        body = self._with_account({"devices": devices_body(devices), "servicePlan": service_plan})
+        if current_service_plan is not None:
+            body["currentServicePlan"] = current_service_plan
+        return await self._async_action("change_service_plan", "PUT", "/devices/actions/plan", body)
+
+    async def change_identifier(
+        self,
+        device_from: DeviceRef,
+        device_to: DeviceRef,
+        *,
+        option: str,
+        service_plan: str | None = None,
+        zip_code: str | None = None,
+    ) -> AsyncRequestAccepted:
+        body: dict[str, Any] = {
+            "deviceIds": device_ids(device_from),
+            "deviceIdsTo": device_ids(device_to),
+            "change4gOption": option,
+        }
+        if service_plan is not None:
+            body["servicePlan"] = service_plan
+        if zip_code is not None:
+            body["zipCode"] = zip_code
+        path = f"/devices/{quote(self._service_type, safe='')}/actions/deviceId"
+        return await self._async_action("change_identifier", "PUT", path, body)
+
+    async def update_custom_fields(
+        self, devices: Sequence[DeviceRef], fields: Mapping[str, str]
+    ) -> AsyncRequestAccepted:
+        body = self._with_account(
+            {"devices": devices_body(devices), "customFieldsToUpdate": custom_fields_body(fields)}
+        )
+        return await self._async_action(
+            "update_custom_fields", "PUT", "/devices/actions/customFields", body
+        )
+
+    async def set_cost_center(
+        self, devices: Sequence[DeviceRef], cost_center: str | None
+    ) -> AsyncRequestAccepted:
+        body = self._with_account({"devices": devices_body(devices)})
+        if cost_center is None:
+            body["removeCostCenter"] = True
+        else:
+            body["costCenter"] = check_cost_center(cost_center)
+        return await self._async_action("set_cost_center", "PUT", "/devices/costCenter", body)
+
+    # -- synchronous actions --------------------------------------------------------
+
+    async def add(
+        self,
+        devices: Sequence[DeviceRef],
+        *,
+        state: str = "preactive",
+        sku_number: str | None = None,
+    ) -> SyncActionResult:
+        body = self._with_account({"devicesToAdd": devices_body(devices), "state": state})
+        if sku_number is not None:
+            body["skuNumber"] = sku_number
+        return await self._sync_action("add", "/devices/actions/add", body, devices)
+
+    async def delete(self, devices: Sequence[DeviceRef]) -> SyncActionResult:
+        body = self._with_account(
+            {"devicesToDelete": devices_body(devices, limit=MAX_DELETE_DEVICES)}
+        )
+        return await self._sync_action("delete", "/devices/actions/delete", body, devices)
+
+    async def _sync_action(
+        self, operation: str, path: str, body: dict[str, Any], devices: Sequence[DeviceRef]
+    ) -> SyncActionResult:
+        payload, exchange = await self._call(operation, "POST", path, body)
+        results = parse_sync_results(payload, devices)
+        if results is None:
+            raise malformed("answer is not a per-device list", exchange)
+        return SyncActionResult(results=results, exchange=exchange)
+
+    # -- queries --------------------------------------------------------------------
+
+    async def list_devices(
+        self, *, device: DeviceRef | None = None, state: str | None = None
+    ) -> AsyncIterator[CarrierDevice]:
+        body = self._with_account({})
+        if device is not None:
+            body["deviceId"] = device_ids(device)[0]
+        if state is not None:
+            body["currentState"] = state
+        cursor: Any = None
+        while True:
+            page_body = body if cursor is None else {**body, "largestDeviceIdSeen": cursor}
+            page, exchange = await self._call(
+                "list_devices", "POST", "/devices/actions/list", page_body
+            )
+            if not isinstance(page, dict):
+                raise malformed("device list answer is not an object", exchange)
+            for raw in page.get("devices") or []:
+                if isinstance(raw, dict):
+                    yield parse_device(raw)
+            if not page.get("hasMoreData"):
+                return
+            following = next_cursor(page)
+            if following is None or following == cursor:
+                raise malformed("device list says hasMoreData but gives no new cursor", exchange)
+            cursor = following
+
+    async def request_status(self, request_id: str) -> str:
+        path = f"/accounts/{self._account_path}/requests/{quote(request_id, safe='')}/status"
+        payload, exchange = await self._call("request_status", "GET", path)
+        status = None
+        if isinstance(payload, dict):
+            status = payload.get("status") or payload.get("requestStatus")
+        if not isinstance(status, str):
+            raise malformed("request status answer without status", exchange)
+        return status
+
+    # -- callbacks ------------------------------------------------------------------
+
+    async def register_callback(
+        self, url: str, username: str, password: str, name: str = "CarrierService"
+    ) -> CarrierExchange:
+        body = {"name": name, "url": url, "username": username, "password": password}
+        _, exchange = await self._call(
+            "register_callback", "POST", f"/callbacks/{self._account_path}", body
+        )
+        return exchange
+
+    async def list_callbacks(self) -> list[CallbackRegistration]:
+        payload, exchange = await self._call(
+            "list_callbacks", "GET", f"/callbacks/{self._account_path}"
+        )
+        if not isinstance(payload, list):
+            raise malformed("callback list answer is not a list", exchange)
+        return [
+            CallbackRegistration(
+                account_name=str(item.get("accountName") or self._account_name),
+                name=str(item.get("name", "")),
+                url=str(item.get("url", "")),
+            )
+            for item in payload
+            if isinstance(item, dict)
+        ]
+
+    async def aclose(self) -> None:
+        """End the session at ThingSpace if `logout_on_close`; the httpx client is the
+        caller's to close. Leave logout off when other processes share the token cache."""
+        if self._logout_on_close:
+            await self._auth.logout()

@@ -1,0 +1,35 @@
+"""From a stored carrier account to a ready adapter (credentials decrypted only here)."""
+
+from __future__ import annotations
+
+import httpx
+
+from devicebulk_common.carriers import CarrierAdapter, ThingSpaceAdapter, TokenCache
+from devicebulk_common.crypto import decrypt_json
+from devicebulk_common.models import ServiceProvider
+
+
+class UnsupportedIntegration(ValueError):
+    pass
+
+
+def build_adapter(
+    provider: ServiceProvider,
+    *,
+    http: httpx.AsyncClient,
+    credentials_key: str,
+    token_cache: TokenCache,
+) -> CarrierAdapter:
+    if provider.integration != "thingspace":
+        raise UnsupportedIntegration(f"no carrier adapter for {provider.integration!r}")
+    creds = decrypt_json(credentials_key, provider.credentials_encrypted)
+    return ThingSpaceAdapter(
+        http,
+        base_url=provider.base_url,
+        account_name=provider.account_name,
+        client_key=creds["client_key"],
+        client_secret=creds["client_secret"],
+        username=creds["username"],
+        password=creds["password"],
+        token_cache=token_cache,
+    )

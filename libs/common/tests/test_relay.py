@@ -1,0 +1,120 @@
+"""The relay on the real database and broker: published iff committed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import aio_pika
+import pytest
+from sqlalchemy import select
+
+from devicebulk_common import contracts as c
+from devicebulk_common.lifecycle import emit_completed
+from devicebulk_common.messaging.publisher import Publisher, open_confirm_channel
+from devicebulk_common.messaging.topology import declare_topology
+from devicebulk_common.models import BulkChange, DeviceChange
+from devicebulk_common.outbox.relay import Relay
+
+
+@pytest.fixture
+async def amqp(amqp_url):
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await open_confirm_channel(connection)
+    await declare_topology(channel)
+    yield connection, channel
+    await connection.close()
+
+
+async def _drain_queue(channel, name: str) -> list[dict]:
+    queue = await channel.declare_queue(name, passive=True)
+    bodies = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        bodies.append(json.loads(message.body))
+    return bodies
+
+
+async def _bulk(sessionmaker, factory, n: int, *, commit: bool) -> uuid.UUID:
+    tenant = await factory.tenant()
+    provider = await factory.provider()
+    bulk_id = uuid.uuid4()
+    async with sessionmaker() as s:
+        async with s.begin():
+            s.add(
+                BulkChange(
+                    id=bulk_id,
+                    tenant_id=tenant.id,
+                    service_provider_id=provider.id,
+                    change_type=3,
+                    request={},
+                    device_count=n,
+                    remaining_count=n,
+                )
+            )
+            await s.flush()
+            s.add_all(
+                DeviceChange(
+                    bulk_change_id=bulk_id, iccid=f"8914{i:016d}", params={"op": "suspend"}
+                )
+                for i in range(n)
+            )
+            await s.flush()
+            if not commit:
+                await s.rollback()
+    return bulk_id
+
+
+async def test_relay_publishes_exactly_the_committed_rows(sessionmaker, factory, amqp):
+    _connection, channel = amqp
+    await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)
+    committed = await _bulk(sessionmaker, factory, 25, commit=True)
+    await _bulk(sessionmaker, factory, 7, commit=False)
+    relay = Relay(sessionmaker, Publisher(channel), batch_size=10)
+    assert await relay.drain() == 25
+    assert await relay.drain() == 0  # nothing twice
+    await asyncio.sleep(0.2)
+    bodies = await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)
+    async with sessionmaker() as s:
+        rows = (
+            await s.scalars(select(DeviceChange).where(DeviceChange.bulk_change_id == committed))
+        ).all()
+        bulk = await s.get(BulkChange, committed)
+    assert sorted(b["device_change_id"] for b in bodies) == sorted(r.id for r in rows)
+    assert {b["bulk_change_id"] for b in bodies} == {str(committed)}
+    assert all(b["v"] == 1 for b in bodies)
+    assert all(r.published_at is not None for r in rows)
+    assert bulk.status == "PROCESSING"
+
+
+async def test_a_failed_publish_leaves_the_rows_for_the_next_drain(sessionmaker, factory, amqp):
+    _connection, channel = amqp
+    await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)
+    bulk_id = await _bulk(sessionmaker, factory, 3, commit=True)
+
+    class Broken(Publisher):
+        async def publish_many(self, items):
+            raise aio_pika.exceptions.AMQPConnectionError("broker went away")
+
+    with pytest.raises(aio_pika.exceptions.AMQPConnectionError):
+        await Relay(sessionmaker, Broken(channel)).drain()
+    async with sessionmaker() as s:
+        rows = (
+            await s.scalars(select(DeviceChange).where(DeviceChange.bulk_change_id == bulk_id))
+        ).all()
+    assert all(r.published_at is None for r in rows)
+    assert await Relay(sessionmaker, Publisher(channel)).drain() == 3
+    assert len(await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)) == 3
+
+
+async def test_outbox_events_are_published_to_the_notifier_queue(sessionmaker, factory, amqp):
+    _connection, channel = amqp
+    await _drain_queue(channel, c.QUEUE_NOTIFIER)
+    bulk_id = await _bulk(sessionmaker, factory, 0, commit=True)
+    async with sessionmaker() as s, s.begin():
+        emit_completed(s, bulk_id, c.BulkChangeStatus.PROCESSED)
+    await Relay(sessionmaker, Publisher(channel)).drain()
+    await asyncio.sleep(0.2)
+    events = await _drain_queue(channel, c.QUEUE_NOTIFIER)
+    assert [e["bulk_change_id"] for e in events] == [str(bulk_id)]
+    assert c.BulkChangeCompleted.model_validate(events[0]).status is c.BulkChangeStatus.PROCESSED

@@ -1,0 +1,41 @@
+"""One adapter per carrier account for this process, sharing one HTTP client and token cache."""
+
+from __future__ import annotations
+
+import httpx
+
+from devicebulk_common.carriers import CarrierAdapter, InProcessTokenCache, TokenCache
+from devicebulk_common.models import ServiceProvider
+from devicebulk_common.providers import build_adapter
+
+
+class AdapterPool:
+    def __init__(
+        self,
+        *,
+        credentials_key: str,
+        timeout_s: float,
+        token_cache: TokenCache | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self._key = credentials_key
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+        self._tokens = token_cache or InProcessTokenCache()
+        self._adapters: dict[tuple[int, str, str], CarrierAdapter] = {}
+
+    def adapter(self, provider: ServiceProvider) -> CarrierAdapter:
+        # Keyed by what the adapter is built from, so an edited provider gets a fresh adapter.
+        key = (provider.id, provider.base_url, provider.credentials_encrypted)
+        if key not in self._adapters:
+            self._adapters[key] = build_adapter(
+                provider, http=self._http, credentials_key=self._key, token_cache=self._tokens
+            )
+        return self._adapters[key]
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        await self._http.aclose()

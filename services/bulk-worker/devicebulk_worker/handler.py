@@ -1,0 +1,215 @@
+"""Runs one device change: start the attempt, call the carrier, record the outcome.
+
+Three short transactions per device and no transaction open during the carrier call. The
+message is acked by the consumer base only after the last one committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from devicebulk_common import contracts as c
+from devicebulk_common.callbacks import lock_request, reconcile_request
+from devicebulk_common.carriers import (
+    AsyncRequestAccepted,
+    CarrierError,
+    DeviceRef,
+    SyncActionResult,
+)
+from devicebulk_common.db.engine import unit_of_work
+from devicebulk_common.lifecycle import audit, finish_device_change
+from devicebulk_common.logging import bound
+from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
+from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.operations import OPERATIONS, Job
+from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
+
+log = structlog.get_logger(__name__)
+
+ACTOR = "bulk-worker"
+
+# What a synchronous success does to the device record.
+SYNC_EFFECTS: dict[str, c.DeviceStatus] = {"add": c.DeviceStatus.PREACTIVE}
+
+
+class DeviceChangeHandler:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterPool
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._adapters = adapters
+
+    async def __call__(
+        self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
+    ) -> None:
+        with bound(
+            bulk_change_id=str(message.bulk_change_id), device_change_id=message.device_change_id
+        ):
+            started = await self._start(message.device_change_id)
+            if started is None:
+                return
+            job, provider = started
+            operation = OPERATIONS[job.op]
+            try:
+                outcome = await operation(self._adapters.adapter(provider), job)
+            except CarrierError as exc:
+                await self._failed(job, exc)
+                return
+            if isinstance(outcome, AsyncRequestAccepted):
+                await self._accepted(job, outcome)
+            else:
+                await self._synchronous(job, outcome)
+
+    async def _start(self, device_change_id: int) -> tuple[Job, ServiceProvider] | None:
+        async with unit_of_work(self._sessionmaker) as session:
+            row = (
+                await session.execute(
+                    select(DeviceChange, BulkChange, ServiceProvider)
+                    .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
+                    .join(ServiceProvider, ServiceProvider.id == BulkChange.service_provider_id)
+                    .where(DeviceChange.id == device_change_id)
+                    .with_for_update(of=DeviceChange)
+                )
+            ).first()
+            if row is None:
+                log.warning("device change not found; message dropped")
+                return None
+            dc, bulk, provider = row
+            status = c.DeviceChangeStatus(dc.status)
+            if status not in (c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.PROCESSING):
+                log.info("device change already past this step; nothing to do", status=dc.status)
+                return None
+            op = (dc.params or {}).get("op")
+            if op not in OPERATIONS:
+                await finish_device_change(
+                    session,
+                    dc.id,
+                    c.DeviceChangeStatus.FAILED,
+                    error_code="UnknownOperation",
+                    error_message=f"no operation {op!r} in this worker",
+                )
+                return None
+            device = await session.get(Device, dc.device_id) if dc.device_id else None
+            dc.attempts += 1
+            resumed = status is c.DeviceChangeStatus.PROCESSING
+            dc.status = c.DeviceChangeStatus.PROCESSING.value
+            audit(
+                session,
+                bulk_change_id=dc.bulk_change_id,
+                device_change_id=dc.id,
+                step="attempt",
+                actor=ACTOR,
+                status=dc.status,
+                message=f"attempt {dc.attempts}: {op}"
+                + (" (after an interrupted attempt)" if resumed else ""),
+            )
+            job = Job(
+                device_change_id=dc.id,
+                bulk_change_id=dc.bulk_change_id,
+                service_provider_id=provider.id,
+                op=op,
+                params=dc.params or {},
+                request=bulk.request,
+                device=DeviceRef(
+                    iccid=device.iccid if device else dc.iccid,
+                    imei=device.imei if device else None,
+                ),
+                attempt=dc.attempts,
+            )
+            return job, provider
+
+    async def _accepted(self, job: Job, outcome: AsyncRequestAccepted) -> None:
+        async with unit_of_work(self._sessionmaker) as session:
+            await lock_request(session, outcome.request_id)
+            await session.execute(
+                update(DeviceChange)
+                .where(
+                    DeviceChange.id == job.device_change_id,
+                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+                )
+                .values(
+                    status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
+                    carrier_request_id=outcome.request_id,
+                )
+            )
+            audit(
+                session,
+                bulk_change_id=job.bulk_change_id,
+                device_change_id=job.device_change_id,
+                step=f"carrier:{job.op}",
+                actor=ACTOR,
+                status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
+                message=f"carrier accepted request {outcome.request_id}",
+                exchange=outcome.exchange,
+            )
+            await reconcile_request(session, outcome.request_id)
+        log.info("carrier accepted", op=job.op, request_id=outcome.request_id)
+
+    async def _synchronous(self, job: Job, outcome: SyncActionResult) -> None:
+        async with unit_of_work(self._sessionmaker) as session:
+            result = next(
+                (r for r in outcome.results if r.device.iccid == job.device.iccid),
+                outcome.results[0] if len(outcome.results) == 1 else None,
+            )
+            ok = result is not None and result.ok
+            message = result.message if result else "carrier answer did not name this device"
+            if ok:
+                await self._apply_sync_effect(session, job)
+                await finish_device_change(
+                    session, job.device_change_id, c.DeviceChangeStatus.SUCCESS
+                )
+            else:
+                await finish_device_change(
+                    session,
+                    job.device_change_id,
+                    c.DeviceChangeStatus.FAILED,
+                    error_code=f"{job.op}.Failed",
+                    error_message=message,
+                )
+            audit(
+                session,
+                bulk_change_id=job.bulk_change_id,
+                device_change_id=job.device_change_id,
+                step=f"carrier:{job.op}",
+                actor=ACTOR,
+                status="Success" if ok else "Failed",
+                message=message,
+                exchange=outcome.exchange,
+            )
+
+    async def _apply_sync_effect(self, session: AsyncSession, job: Job) -> None:
+        new_status = SYNC_EFFECTS.get(job.op)
+        if new_status is None:
+            return
+        dc = await session.get(DeviceChange, job.device_change_id)
+        if dc is not None and dc.device_id is not None:
+            await session.execute(
+                update(Device).where(Device.id == dc.device_id).values(status=new_status.value)
+            )
+
+    async def _failed(self, job: Job, exc: CarrierError) -> None:
+        details: dict[str, Any] = {"code": exc.code, "http_status": exc.http_status}
+        log.warning("carrier refused", op=job.op, **details, error=exc.message)
+        async with unit_of_work(self._sessionmaker) as session:
+            await finish_device_change(
+                session,
+                job.device_change_id,
+                c.DeviceChangeStatus.FAILED,
+                error_code=exc.code or type(exc).__name__,
+                error_message=exc.message,
+            )
+            audit(
+                session,
+                bulk_change_id=job.bulk_change_id,
+                device_change_id=job.device_change_id,
+                step=f"carrier:{job.op}",
+                actor=ACTOR,
+                status=c.DeviceChangeStatus.FAILED.value,
+                message=f"{exc.code}: {exc.message}",
+                exchange=exc.exchange,
+            )

@@ -1,0 +1,96 @@
+"""`devicebulk-bulk-worker`: consume device messages and run their carrier operations.
+
+SIGTERM/SIGINT stop consuming, let the device changes in flight finish, then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy import text
+
+from devicebulk_common import contracts as c
+from devicebulk_common.db.engine import create_engine, create_sessionmaker
+from devicebulk_common.health import HealthServer
+from devicebulk_common.logging import configure_logging
+from devicebulk_common.messaging.consumer import Consumer
+from devicebulk_common.messaging.topology import declare_topology
+from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.handler import DeviceChangeHandler
+from devicebulk_worker.settings import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+
+async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
+    engine = create_engine(
+        settings.database_url,
+        pool_size=max(settings.database_pool_size, settings.worker_concurrency // 2),
+        max_overflow=settings.worker_concurrency,
+        application_name="devicebulk-worker",
+    )
+    connection: AbstractRobustConnection | None = None
+
+    async def database() -> bool:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+    async def broker() -> bool:
+        return connection is not None and not connection.is_closed
+
+    health = HealthServer(
+        host=settings.worker_health_host,
+        port=settings.worker_health_port,
+        checks=[database, broker],
+    )
+    adapters = AdapterPool(
+        credentials_key=settings.credentials_key.get_secret_value(),
+        timeout_s=settings.worker_http_timeout_s,
+        max_connections=settings.worker_concurrency * 2,
+    )
+    try:
+        await health.start()
+        connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+        channel = await connection.channel()
+        await declare_topology(channel)
+        consumer = Consumer(
+            channel,
+            c.QUEUE_DEVICE_CHANGES,
+            c.DeviceChangeMessage,
+            DeviceChangeHandler(create_sessionmaker(engine), adapters),
+            prefetch=settings.worker_concurrency,
+        )
+        await consumer.start()
+        log.info("worker started", concurrency=settings.worker_concurrency)
+        await stop.wait()
+        log.info("stopping", in_flight=consumer.in_flight)
+        await consumer.stop(timeout_s=settings.worker_shutdown_grace_s)
+    finally:
+        await health.close()
+        if connection is not None:
+            await connection.close()
+        await adapters.aclose()
+        await engine.dispose()
+        log.info("worker stopped")
+
+
+def main() -> None:
+    settings = WorkerSettings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format, service="bulk-worker")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from devicebulk_common.carriers import (
+    AsyncRequestAccepted,
+    CarrierAdapter,
+    DeviceRef,
+    SyncActionResult,
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one attempt at one device change needs, read in the transaction that started it."""
+
+    device_change_id: int
+    bulk_change_id: uuid.UUID
+    service_provider_id: int
+    op: str
+    params: dict[str, Any]
+    request: dict[str, Any]
+    device: DeviceRef
+    attempt: int
+
+
+Outcome = AsyncRequestAccepted | SyncActionResult
+Operation = Callable[[CarrierAdapter, Job], Awaitable[Outcome]]
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str) -> Callable[[Operation], Operation]:
+    def register(fn: Operation) -> Operation:
+        OPERATIONS[name] = fn
+        return fn
+
+    return register

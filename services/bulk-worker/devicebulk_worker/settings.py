@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from devicebulk_common.settings import CommonSettings
+
+
+class WorkerSettings(CommonSettings):
+    # Device messages handled at once by one process (also its AMQP prefetch).
+    worker_concurrency: int = 64
+    worker_http_timeout_s: float = 30.0
+    worker_health_host: str = "127.0.0.1"
+    worker_health_port: int = 8082
+    worker_shutdown_grace_s: float = 25.0

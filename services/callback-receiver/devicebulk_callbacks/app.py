@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.responses import Response
+
+from devicebulk_callbacks import intake
+from devicebulk_callbacks.providers import CredentialStore
+from devicebulk_callbacks.router import router
+from devicebulk_callbacks.settings import CallbackSettings
+from devicebulk_common.db.engine import create_engine, create_sessionmaker
+
+log = structlog.get_logger(__name__)
+
+
+async def _sweeper(app: FastAPI, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await intake.sweep(app.state.sessionmaker, older_than_s=interval_s)
+        except Exception:
+            log.exception("callback sweep failed")
+
+
+def create_app(settings: CallbackSettings | None = None) -> FastAPI:
+    settings = settings or CallbackSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            application_name="callback-receiver",
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.credentials = CredentialStore(
+            app.state.sessionmaker,
+            key=settings.credentials_key.get_secret_value(),
+            ttl_s=settings.callbacks_provider_cache_s,
+        )
+        sweeper = asyncio.create_task(_sweeper(app, settings.callbacks_sweep_interval_s))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await engine.dispose()
+
+    app = FastAPI(
+        title="devicebulk callback receiver",
+        version="1.0.0",
+        description="Receives ThingSpace's asynchronous callbacks, stores each one, then "
+        "reconciles its result into the device records.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unready", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
