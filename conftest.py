@@ -4,7 +4,6 @@ its own for each test session (each xdist worker), removed at the end; and data 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import subprocess
 import uuid
@@ -14,13 +13,13 @@ from typing import Any
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
+from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from devicebulk_common.contracts import DeviceStatus
 from devicebulk_common.crypto import encrypt_json
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.db.migrate import upgrade
-from devicebulk_common.identifiers import luhn_complete
 from devicebulk_common.models import Device, ServiceProvider, Tenant
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -89,21 +88,6 @@ def amqp_url(run_id: str) -> Iterator[str]:
 
 
 # ---- factories ----------------------------------------------------------------------------------
-
-_ids = itertools.count(1000)
-
-
-def unique_id() -> int:
-    """An id no other test of this session uses (tenants, providers)."""
-    return next(_ids) + (os.getpid() % 1000) * 100_000
-
-
-def make_iccid(n: int, prefix: str = "891480") -> str:
-    return luhn_complete(f"{prefix}{n:012d}")
-
-
-def make_imei(n: int) -> str:
-    return luhn_complete(f"35693803{n:06d}")
 
 
 class Factory:
