@@ -115,7 +115,8 @@ def next_cursor(page: Mapping[str, Any]) -> Any:
     """The `largestDeviceIdSeen` to ask for the next page with (UNCONFIRMED shape).
 
     Taken from the page itself when it names one (`largestDeviceIdSeen` or
-    `lastSeenDeviceId`), else from the last device's `extendedAttributes` "DeviceId".
+    `lastSeenDeviceId`), else from the last device's `extendedAttributes` "DeviceId", else the
+    last device's ICCID (pages come in ICCID order; the client names the largest it has seen).
     """
     for key in ("largestDeviceIdSeen", "lastSeenDeviceId"):
         if page.get(key) not in (None, ""):
@@ -126,6 +127,9 @@ def next_cursor(page: Mapping[str, Any]) -> Any:
         for key, value in attributes.items():
             if key.lower() == "deviceid":
                 return int(value) if value.isdigit() else value
+        for item in devices[-1].get("deviceIds") or []:
+            if isinstance(item, dict) and str(item.get("kind", "")).lower() == "iccid":
+                return item.get("id")
     return None
 
 

@@ -1,0 +1,217 @@
+"""`create-provider`: add a carrier account, its API credentials encrypted at rest.
+
+Credentials are never command-line arguments (they would show in `ps` and shell history):
+they come from a JSON file, from the environment, or from a prompt on a terminal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.dialects.postgresql import insert
+
+from devicebulk_admin.errors import AdminError
+from devicebulk_admin.runtime import Sessionmaker, require_key
+from devicebulk_common.crypto import encrypt_json
+from devicebulk_common.db.engine import unit_of_work
+from devicebulk_common.models import ServiceProvider
+
+CREDENTIAL_FIELDS = ("client_key", "client_secret", "username", "password")
+CREDENTIAL_ENV = {field: f"THINGSPACE_{field.upper()}" for field in CREDENTIAL_FIELDS}
+INTEGRATIONS = ("thingspace",)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    id: int
+    name: str
+    account_name: str
+    base_url: str
+    integration: str = "thingspace"
+    write_enabled: bool = True
+    rate_limit_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    id: int
+    name: str
+    account_name: str
+    base_url: str
+    integration: str
+    write_enabled: bool
+    rate_limit_per_minute: int | None
+    created: bool
+
+    def summary(self) -> str:
+        if not self.created:
+            return f"provider {self.id} ({self.name}) already exists: nothing changed"
+        writes = "enabled" if self.write_enabled else "disabled"
+        limit = self.rate_limit_per_minute or "none"
+        return (
+            f"created provider {self.id} ({self.name}): {self.integration} account "
+            f"{self.account_name} at {self.base_url}, writes {writes}, rate limit/min {limit}; "
+            "credentials stored encrypted"
+        )
+
+
+# -- where the credentials come from ---------------------------------------------------------
+
+
+def credentials_from_file(path: Path) -> dict[str, str]:
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise AdminError(f"cannot read credentials file {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise AdminError(f"credentials file {path} is not valid JSON") from exc
+    if not isinstance(raw, dict):
+        raise AdminError(f"credentials file {path} must hold a JSON object")
+    return _complete(raw, f"credentials file {path}", lambda f: f)
+
+
+def credentials_from_env(env: Mapping[str, str]) -> dict[str, str] | None:
+    """The four THINGSPACE_* variables, or None when none is set (some but not all: error)."""
+    if not any(env.get(name) for name in CREDENTIAL_ENV.values()):
+        return None
+    values = {field: env.get(name, "") for field, name in CREDENTIAL_ENV.items()}
+    return _complete(values, "the environment", lambda f: CREDENTIAL_ENV[f])
+
+
+def credentials_from_prompt(prompt: Callable[[str], str]) -> dict[str, str]:
+    values = {}
+    for field in CREDENTIAL_FIELDS:
+        label = field.replace("_", " ")
+        values[field] = prompt(f"ThingSpace {label}: ")
+    return _complete(values, "the prompt", lambda f: f)
+
+
+def _complete(raw: Mapping[str, object], source: str, name: Callable[[str], str]) -> dict[str, str]:
+    missing = [
+        name(field)
+        for field in CREDENTIAL_FIELDS
+        if not isinstance(raw.get(field), str) or not str(raw.get(field)).strip()
+    ]
+    if missing:
+        raise AdminError(f"credentials from {source} lack {', '.join(missing)}")
+    return {field: str(raw[field]).strip() for field in CREDENTIAL_FIELDS}
+
+
+def read_credentials(
+    credentials_file: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    interactive: bool | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> dict[str, str]:
+    """From ``--credentials-file``, else THINGSPACE_* variables, else a prompt on a terminal."""
+    if credentials_file is not None:
+        return credentials_from_file(credentials_file)
+    from_env = credentials_from_env(os.environ if env is None else env)
+    if from_env is not None:
+        return from_env
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        return credentials_from_prompt(prompt)
+    raise AdminError(
+        "no carrier credentials: set "
+        + ", ".join(CREDENTIAL_ENV.values())
+        + ", or pass --credentials-file FILE (JSON with client_key, client_secret, username,"
+        " password), or run on a terminal to be prompted"
+    )
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def check_spec(spec: ProviderSpec) -> ProviderSpec:
+    if spec.id <= 0:
+        raise AdminError("the provider id must be a positive integer")
+    if not spec.name.strip():
+        raise AdminError("the provider name must not be empty")
+    if not spec.account_name.strip():
+        raise AdminError("the account name must not be empty")
+    if spec.integration not in INTEGRATIONS:
+        raise AdminError(f"unknown integration {spec.integration!r} (known: {INTEGRATIONS})")
+    url = urlsplit(spec.base_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise AdminError(f"--base-url {spec.base_url!r} is not an http(s) URL")
+    if spec.rate_limit_per_minute is not None and spec.rate_limit_per_minute <= 0:
+        raise AdminError("--rate-limit-per-minute must be a positive integer")
+    return spec
+
+
+def _result(provider: ServiceProvider, created: bool) -> ProviderResult:
+    return ProviderResult(
+        id=provider.id,
+        name=provider.name,
+        account_name=provider.account_name,
+        base_url=provider.base_url,
+        integration=provider.integration,
+        write_enabled=provider.write_enabled,
+        rate_limit_per_minute=provider.rate_limit_per_minute,
+        created=created,
+    )
+
+
+async def find_provider(sessionmaker: Sessionmaker, provider_id: int) -> ServiceProvider | None:
+    async with sessionmaker() as session:
+        return await session.get(ServiceProvider, provider_id)
+
+
+async def create_provider(
+    sessionmaker: Sessionmaker,
+    spec: ProviderSpec,
+    *,
+    credentials: Callable[[], dict[str, str]],
+    credentials_key: str,
+    if_not_exists: bool = False,
+) -> ProviderResult:
+    """Insert the provider. ``credentials`` is only called when the row is really created."""
+    spec = check_spec(spec)
+    existing = await find_provider(sessionmaker, spec.id)
+    if existing is None:
+        key = require_key(credentials_key)
+        encrypted = encrypt_json(key, credentials())
+        statement = (
+            insert(ServiceProvider)
+            .values(
+                id=spec.id,
+                name=spec.name.strip(),
+                integration=spec.integration,
+                account_name=spec.account_name.strip(),
+                base_url=spec.base_url.rstrip("/"),
+                write_enabled=spec.write_enabled,
+                rate_limit_per_minute=spec.rate_limit_per_minute,
+                credentials_encrypted=encrypted,
+            )
+            .on_conflict_do_nothing(index_elements=[ServiceProvider.id])
+            .returning(ServiceProvider)
+        )
+        async with unit_of_work(sessionmaker) as session:
+            created = (await session.execute(statement)).scalar_one_or_none()
+        if created is not None:
+            return _result(created, created=True)
+        existing = await find_provider(sessionmaker, spec.id)
+        assert existing is not None
+    if not if_not_exists:
+        raise AdminError(
+            f"provider {spec.id} already exists ({existing.name!r}, account "
+            f"{existing.account_name}); pass --if-not-exists to accept an existing provider"
+        )
+    return _result(existing, created=False)
+
+
+async def load_provider(sessionmaker: Sessionmaker, provider_id: int) -> ServiceProvider:
+    provider = await find_provider(sessionmaker, provider_id)
+    if provider is None:
+        raise AdminError(f"provider {provider_id} does not exist (create it with create-provider)")
+    return provider
