@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
-from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from devicebulk_common.contracts import DeviceStatus
@@ -21,6 +20,7 @@ from devicebulk_common.crypto import encrypt_json
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.db.migrate import upgrade
 from devicebulk_common.models import Device, ServiceProvider, Tenant
+from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")

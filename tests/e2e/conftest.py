@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from devicebulk_devstack.processes import BIN, Ports, Stack, StackConfig
 
 

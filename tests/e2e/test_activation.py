@@ -11,10 +11,10 @@ from email import policy
 
 import httpx
 import pytest
-from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
 from sqlalchemy import func, select
 
 from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
+from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
 from tests.e2e.conftest import admin, sim, write_devices_csv
 
 pytestmark = pytest.mark.e2e
