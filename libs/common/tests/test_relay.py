@@ -67,10 +67,11 @@ async def _bulk(sessionmaker, factory, n: int, *, commit: bool) -> uuid.UUID:
 
 async def test_relay_publishes_exactly_the_committed_rows(sessionmaker, factory, amqp):
     _connection, channel = amqp
+    relay = Relay(sessionmaker, Publisher(channel), batch_size=10)
+    await relay.drain()  # what other tests of this database left queued
     await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)
     committed = await _bulk(sessionmaker, factory, 25, commit=True)
     await _bulk(sessionmaker, factory, 7, commit=False)
-    relay = Relay(sessionmaker, Publisher(channel), batch_size=10)
     assert await relay.drain() == 25
     assert await relay.drain() == 0  # nothing twice
     await asyncio.sleep(0.2)
@@ -89,6 +90,7 @@ async def test_relay_publishes_exactly_the_committed_rows(sessionmaker, factory,
 
 async def test_a_failed_publish_leaves_the_rows_for_the_next_drain(sessionmaker, factory, amqp):
     _connection, channel = amqp
+    await Relay(sessionmaker, Publisher(channel)).drain()
     await _drain_queue(channel, c.QUEUE_DEVICE_CHANGES)
     bulk_id = await _bulk(sessionmaker, factory, 3, commit=True)
 
@@ -109,6 +111,7 @@ async def test_a_failed_publish_leaves_the_rows_for_the_next_drain(sessionmaker,
 
 async def test_outbox_events_are_published_to_the_notifier_queue(sessionmaker, factory, amqp):
     _connection, channel = amqp
+    await Relay(sessionmaker, Publisher(channel)).drain()
     await _drain_queue(channel, c.QUEUE_NOTIFIER)
     bulk_id = await _bulk(sessionmaker, factory, 0, commit=True)
     async with sessionmaker() as s, s.begin():

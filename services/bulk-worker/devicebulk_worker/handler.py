@@ -25,7 +25,9 @@ from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import audit, finish_device_change
 from devicebulk_common.logging import bound
 from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
+from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.durable import durably
 from devicebulk_worker.operations import OPERATIONS, Job
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
 
@@ -35,6 +37,13 @@ ACTOR = "bulk-worker"
 
 # What a synchronous success does to the device record.
 SYNC_EFFECTS: dict[str, c.DeviceStatus] = {"add": c.DeviceStatus.PREACTIVE}
+# What the carrier's state, found after an interrupted attempt, means for the device record.
+RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
+    "suspend": c.DeviceStatus.SUSPENDED,
+    "restore": c.DeviceStatus.ACTIVE,
+    "deactivate": c.DeviceStatus.DEACTIVATED,
+    "add": c.DeviceStatus.PREACTIVE,
+}
 
 
 class DeviceChangeHandler:
@@ -53,19 +62,25 @@ class DeviceChangeHandler:
             started = await self._start(message.device_change_id)
             if started is None:
                 return
-            job, provider = started
-            operation = OPERATIONS[job.op]
+            job, provider, resumed = started
+            adapter = self._adapters.adapter(provider)
+            if resumed:
+                view = await resume.check(adapter, job)
+                if view.verdict != "not-done":
+                    await durably(lambda: self._already_done(job, view))
+                    return
             try:
-                outcome = await operation(self._adapters.adapter(provider), job)
+                outcome = await OPERATIONS[job.op](adapter, job)
             except CarrierError as exc:
-                await self._failed(job, exc)
+                refused = exc
+                await durably(lambda: self._failed(job, refused))
                 return
             if isinstance(outcome, AsyncRequestAccepted):
-                await self._accepted(job, outcome)
+                await durably(lambda: self._accepted(job, outcome))
             else:
-                await self._synchronous(job, outcome)
+                await durably(lambda: self._synchronous(job, outcome))
 
-    async def _start(self, device_change_id: int) -> tuple[Job, ServiceProvider] | None:
+    async def _start(self, device_change_id: int) -> tuple[Job, ServiceProvider, bool] | None:
         async with unit_of_work(self._sessionmaker) as session:
             row = (
                 await session.execute(
@@ -121,7 +136,52 @@ class DeviceChangeHandler:
                 ),
                 attempt=dc.attempts,
             )
-            return job, provider
+            return job, provider, resumed
+
+    async def _already_done(self, job: Job, view: resume.CarrierView) -> None:
+        """The interrupted attempt reached the carrier: record that, do not call again."""
+        async with unit_of_work(self._sessionmaker) as session:
+            if view.verdict == "done":
+                result: dict[str, Any] = {}
+                if view.device is not None and job.op == "activate":
+                    result = {"msisdn": view.device.msisdn, "mdn": view.device.mdn}
+                    await session.execute(
+                        update(Device)
+                        .where(Device.iccid == job.device.iccid)
+                        .where(Device.service_provider_id == job.service_provider_id)
+                        .values(
+                            status=c.DeviceStatus.ACTIVE.value,
+                            msisdn=view.device.msisdn or view.device.mdn,
+                            mdn=view.device.mdn,
+                        )
+                    )
+                elif job.op in RESUME_EFFECTS:
+                    await session.execute(
+                        update(Device)
+                        .where(Device.iccid == job.device.iccid)
+                        .where(Device.service_provider_id == job.service_provider_id)
+                        .values(status=RESUME_EFFECTS[job.op].value)
+                    )
+                await finish_device_change(
+                    session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+                )
+                status = c.DeviceChangeStatus.SUCCESS
+            else:
+                await session.execute(
+                    update(DeviceChange)
+                    .where(DeviceChange.id == job.device_change_id)
+                    .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
+                )
+                status = c.DeviceChangeStatus.AWAITING_CALLBACK
+            audit(
+                session,
+                bulk_change_id=job.bulk_change_id,
+                device_change_id=job.device_change_id,
+                step="resume-check",
+                actor=ACTOR,
+                status=status.value,
+                message=f"{view.note}: not sent again",
+            )
 
     async def _accepted(self, job: Job, outcome: AsyncRequestAccepted) -> None:
         async with unit_of_work(self._sessionmaker) as session:

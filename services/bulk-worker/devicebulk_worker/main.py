@@ -29,8 +29,10 @@ log = structlog.get_logger(__name__)
 async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     engine = create_engine(
         settings.database_url,
-        pool_size=max(settings.database_pool_size, settings.worker_concurrency // 2),
-        max_overflow=settings.worker_concurrency,
+        # Transactions are short and none is open during a carrier call: a small pool serves
+        # many device changes in flight, and N worker processes stay under max_connections.
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
         application_name="devicebulk-worker",
     )
     connection: AbstractRobustConnection | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from callback_helpers import activation_callback, record_request
 from sqlalchemy import func, select
 
 from devicebulk_common.models import (
@@ -14,8 +15,6 @@ from devicebulk_common.models import (
     DeviceChangeLog,
     OutboxMessage,
 )
-
-from .conftest import activation_callback, record_request
 
 
 async def _change(sessionmaker, change_id):

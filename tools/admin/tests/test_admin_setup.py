@@ -141,8 +141,11 @@ def test_credentials_are_prompted_for_on_a_terminal() -> None:
     assert got == CREDS
 
 
-async def test_missing_credentials_key_is_a_clear_error(new_id, run_cli, monkeypatch) -> None:
+async def test_missing_credentials_key_is_a_clear_error(
+    new_id, run_cli, monkeypatch, tmp_path
+) -> None:
     monkeypatch.delenv("CREDENTIALS_KEY")
+    monkeypatch.chdir(tmp_path)  # away from a developer's .env, which `make run` writes
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     run = await run_cli(

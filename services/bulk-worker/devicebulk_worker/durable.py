@@ -1,0 +1,33 @@
+"""Recording a carrier outcome must not be lost to a passing database fault: the call already
+happened. Retry the recording transaction a few times before giving up (the message is then
+redelivered, and the resume check asks the carrier before anything is sent again)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = structlog.get_logger(__name__)
+
+RETRYABLE = (OperationalError, DBAPIError, PoolTimeout, ConnectionError, OSError)
+
+
+async def durably(
+    write: Callable[[], Awaitable[None]], *, attempts: int = 6, first_delay_s: float = 0.2
+) -> None:
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        try:
+            await write()
+            return
+        except RETRYABLE as exc:
+            if attempt == attempts:
+                raise
+            log.warning("recording the outcome failed; retrying", attempt=attempt, error=str(exc))
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay *= 2
