@@ -17,7 +17,6 @@ from sim_helpers import (
     TS,
     USERNAME,
     Listener,
-    serve,
 )
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -25,6 +24,7 @@ from starlette.routing import Route
 from thingspace_sim import SimConfig, create_app
 from thingspace_sim.config import FaultConfig
 from thingspace_sim.context import Sim
+from thingspace_sim.serving import serve
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,13 @@
-"""Test helpers: serve an app on a real port, a callback listener, a small ThingSpace client."""
+"""Test helpers: a callback listener and a small ThingSpace client."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -31,32 +28,6 @@ TEST_CONFIG: dict[str, Any] = {
     "max_devices_per_request": 10_000,
     "max_plan_changes_per_month": 4,
 }
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Run `app` with uvicorn in this event loop; yield its base URL."""
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so (else
-    # Nagle + delayed ACK add ~40 ms to every request).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 class Listener:

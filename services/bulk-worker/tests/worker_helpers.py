@@ -1,0 +1,63 @@
+"""Bulk changes for the worker's tests, written as intake would."""
+
+from __future__ import annotations
+
+import uuid
+
+from devicebulk_common import contracts as c
+from devicebulk_common.models import BulkChange, Device, DeviceChange
+
+
+async def add_bulk_change(
+    sessionmaker,
+    world,
+    op: str,
+    request: dict | None = None,
+    *,
+    devices: list[Device] | None = None,
+    status: str = c.DeviceChangeStatus.QUEUED.value,
+) -> list[c.DeviceChangeMessage]:
+    devices = devices or world.devices
+    bulk_id = uuid.uuid4()
+    async with sessionmaker() as s, s.begin():
+        s.add(
+            BulkChange(
+                id=bulk_id,
+                tenant_id=world.tenant.id,
+                service_provider_id=world.provider.id,
+                change_type=3,
+                status="PROCESSING",
+                device_count=len(devices),
+                remaining_count=len(devices),
+                request=request
+                or {
+                    "StatusUpdate": {
+                        "TargetStatus": "Active",
+                        "ThingSpaceStatusUpdate": {"ZipCode": "92127"},
+                    }
+                },
+            )
+        )
+        await s.flush()
+        changes = [
+            DeviceChange(
+                bulk_change_id=bulk_id,
+                device_id=d.id,
+                iccid=d.iccid,
+                status=status,
+                params={"op": op, "service_plan": "M2M_4G"},
+            )
+            for d in devices
+        ]
+        s.add_all(changes)
+    return [c.DeviceChangeMessage(device_change_id=dc.id, bulk_change_id=bulk_id) for dc in changes]
+
+
+def credentials(account: str) -> dict[str, str]:
+    """Each simulator account has its own API user (the session names the account)."""
+    return {
+        "client_key": f"k-{account}",
+        "client_secret": "ws",
+        "username": f"u-{account}",
+        "password": "wp-secret",
+    }
