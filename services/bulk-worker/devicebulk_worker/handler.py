@@ -46,6 +46,16 @@ RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
 }
 
 
+def _audit(session: AsyncSession, job: Job, **entry: Any) -> None:
+    audit(
+        session,
+        bulk_change_id=job.bulk_change_id,
+        device_change_id=job.device_change_id,
+        actor=ACTOR,
+        **entry,
+    )
+
+
 class DeviceChangeHandler:
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterPool
@@ -173,12 +183,10 @@ class DeviceChangeHandler:
                     .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
                 )
                 status = c.DeviceChangeStatus.AWAITING_CALLBACK
-            audit(
+            _audit(
                 session,
-                bulk_change_id=job.bulk_change_id,
-                device_change_id=job.device_change_id,
+                job,
                 step="resume-check",
-                actor=ACTOR,
                 status=status.value,
                 message=f"{view.note}: not sent again",
             )
@@ -197,12 +205,10 @@ class DeviceChangeHandler:
                     carrier_request_id=outcome.request_id,
                 )
             )
-            audit(
+            _audit(
                 session,
-                bulk_change_id=job.bulk_change_id,
-                device_change_id=job.device_change_id,
+                job,
                 step=f"carrier:{job.op}",
-                actor=ACTOR,
                 status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
                 message=f"carrier accepted request {outcome.request_id}",
                 exchange=outcome.exchange,
@@ -231,12 +237,10 @@ class DeviceChangeHandler:
                     error_code=f"{job.op}.Failed",
                     error_message=message,
                 )
-            audit(
+            _audit(
                 session,
-                bulk_change_id=job.bulk_change_id,
-                device_change_id=job.device_change_id,
+                job,
                 step=f"carrier:{job.op}",
-                actor=ACTOR,
                 status="Success" if ok else "Failed",
                 message=message,
                 exchange=outcome.exchange,
@@ -263,12 +267,10 @@ class DeviceChangeHandler:
                 error_code=exc.code or type(exc).__name__,
                 error_message=exc.message,
             )
-            audit(
+            _audit(
                 session,
-                bulk_change_id=job.bulk_change_id,
-                device_change_id=job.device_change_id,
+                job,
                 step=f"carrier:{job.op}",
-                actor=ACTOR,
                 status=c.DeviceChangeStatus.FAILED.value,
                 message=f"{exc.code}: {exc.message}",
                 exchange=exc.exchange,
