@@ -90,6 +90,25 @@ EXCHANGE_DEVICE_CHANGES = "devicebulk.device-changes"  # direct
 QUEUE_DEVICE_CHANGES = "devicebulk.device-changes"
 ROUTING_DEVICE_CHANGE = "device_change.process"
 
+# Retries: a device message waits in a delay queue (per-message expiration, one queue per tier
+# so that messages of similar delay queue together), then dead-letters back to the device queue.
+EXCHANGE_RETRY = "devicebulk.retry"  # direct, routing key = tier name
+RETRY_TIERS = ("retry.1", "retry.2", "retry.3", "retry.4")
+
+
+def retry_queue(tier: str) -> str:
+    return f"devicebulk.device-changes.{tier}"
+
+
+# What can never be handled ends here, for a person to look at.
+EXCHANGE_DEAD_LETTER = "devicebulk.dead-letter"  # direct
+QUEUE_DEAD_DEVICE_CHANGES = "devicebulk.device-changes.dead"
+ROUTING_DEAD_DEVICE_CHANGE = "device_change.dead"
+QUEUE_DEAD_NOTIFIER = "devicebulk.notifier.dead"
+ROUTING_DEAD_NOTIFICATION = "notification.dead"
+# A message redelivered this many times (a handler that crashes on it) is dead-lettered.
+DELIVERY_LIMIT = 10
+
 EXCHANGE_EVENTS = "devicebulk.events"  # topic
 ROUTING_BULK_CHANGE_COMPLETED = "bulk_change.completed"
 QUEUE_NOTIFIER = "devicebulk.notifier.bulk-change-completed"

@@ -30,10 +30,15 @@ from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.operations import OPERATIONS, Job
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
+from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
 
 log = structlog.get_logger(__name__)
 
 ACTOR = "bulk-worker"
+
+STARTABLE = frozenset(
+    {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
+)
 
 # What a synchronous success does to the device record.
 SYNC_EFFECTS: dict[str, c.DeviceStatus] = {"add": c.DeviceStatus.PREACTIVE}
@@ -58,10 +63,14 @@ def _audit(session: AsyncSession, job: Job, **entry: Any) -> None:
 
 class DeviceChangeHandler:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], adapters: AdapterPool
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        adapters: AdapterPool,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
+        self._retry = retry or RetryPolicy()
 
     async def __call__(
         self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
@@ -83,7 +92,10 @@ class DeviceChangeHandler:
                 outcome = await OPERATIONS[job.op](adapter, job)
             except CarrierError as exc:
                 refused = exc
-                await durably(lambda: self._failed(job, refused))
+                if self._retry.should_retry(refused, job.attempt):
+                    await durably(lambda: self._retry_later(job, refused))
+                else:
+                    await durably(lambda: self._failed(job, refused))
                 return
             if isinstance(outcome, AsyncRequestAccepted):
                 await durably(lambda: self._accepted(job, outcome))
@@ -106,7 +118,7 @@ class DeviceChangeHandler:
                 return None
             dc, bulk, provider = row
             status = c.DeviceChangeStatus(dc.status)
-            if status not in (c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.PROCESSING):
+            if status not in STARTABLE:
                 log.info("device change already past this step; nothing to do", status=dc.status)
                 return None
             op = (dc.params or {}).get("op")
@@ -256,22 +268,55 @@ class DeviceChangeHandler:
                 update(Device).where(Device.id == dc.device_id).values(status=new_status.value)
             )
 
+    async def _retry_later(self, job: Job, exc: CarrierError) -> None:
+        delay = self._retry.delay_s(exc, job.attempt)
+        log.info("transient carrier failure; retrying", op=job.op, code=exc.code, delay_s=delay)
+        async with unit_of_work(self._sessionmaker) as session:
+            changed = await session.execute(
+                update(DeviceChange)
+                .where(
+                    DeviceChange.id == job.device_change_id,
+                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+                )
+                .values(
+                    status=c.DeviceChangeStatus.RETRY.value,
+                    error_code=exc.code or type(exc).__name__,
+                    error_message=exc.message,
+                )
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                return
+            await schedule_retry(session, job.message, attempt=job.attempt, delay_s=delay)
+            _audit(
+                session,
+                job,
+                step=f"carrier:{job.op}",
+                status=c.DeviceChangeStatus.RETRY.value,
+                message=f"{exc.code}: {exc.message}; attempt {job.attempt} of "
+                f"{self._retry.max_attempts}, next in {delay:.1f} s",
+                exchange=exc.exchange,
+            )
+
     async def _failed(self, job: Job, exc: CarrierError) -> None:
         details: dict[str, Any] = {"code": exc.code, "http_status": exc.http_status}
         log.warning("carrier refused", op=job.op, **details, error=exc.message)
+        gave_up = exc.retryable
+        message = exc.message + (f" (gave up after {job.attempt} attempts)" if gave_up else "")
         async with unit_of_work(self._sessionmaker) as session:
             await finish_device_change(
                 session,
                 job.device_change_id,
                 c.DeviceChangeStatus.FAILED,
                 error_code=exc.code or type(exc).__name__,
-                error_message=exc.message,
+                error_message=message,
             )
+            if gave_up:
+                await dead_letter(session, job.message)
             _audit(
                 session,
                 job,
                 step=f"carrier:{job.op}",
                 status=c.DeviceChangeStatus.FAILED.value,
-                message=f"{exc.code}: {exc.message}",
+                message=f"{exc.code}: {message}",
                 exchange=exc.exchange,
             )

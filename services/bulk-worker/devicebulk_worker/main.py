@@ -21,6 +21,7 @@ from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
+from devicebulk_worker.retry import RetryPolicy
 from devicebulk_worker.settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,15 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             channel,
             c.QUEUE_DEVICE_CHANGES,
             c.DeviceChangeMessage,
-            DeviceChangeHandler(create_sessionmaker(engine), adapters),
+            DeviceChangeHandler(
+                create_sessionmaker(engine),
+                adapters,
+                RetryPolicy(
+                    max_attempts=settings.worker_max_attempts,
+                    base_delay_s=settings.worker_retry_base_s,
+                    max_delay_s=settings.worker_retry_max_s,
+                ),
+            ),
             prefetch=settings.worker_concurrency,
         )
         await consumer.start()

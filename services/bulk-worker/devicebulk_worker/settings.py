@@ -10,3 +10,8 @@ class WorkerSettings(CommonSettings):
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = 8082
     worker_shutdown_grace_s: float = 25.0
+    # Transient carrier failures (5xx, timeouts, 429, UnexpectedError): attempts in all, and the
+    # backoff (base x 4^(attempt-1), capped, with jitter) between them.
+    worker_max_attempts: int = 5
+    worker_retry_base_s: float = 2.0
+    worker_retry_max_s: float = 300.0

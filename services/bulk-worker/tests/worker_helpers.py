@@ -61,3 +61,14 @@ def credentials(account: str) -> dict[str, str]:
         "username": f"u-{account}",
         "password": "wp-secret",
     }
+
+
+async def outbox_for(sessionmaker, device_change_id: int):
+    """The outbox messages written for one device change (retries, dead letters)."""
+    from sqlalchemy import select
+
+    from devicebulk_common.models import OutboxMessage
+
+    async with sessionmaker() as s:
+        rows = (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    return [r for r in rows if r.body.get("device_change_id") == device_change_id]

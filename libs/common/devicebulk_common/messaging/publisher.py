@@ -19,6 +19,7 @@ class Outgoing:
     body: dict[str, Any]
     message_id: str
     correlation_id: str | None = None
+    expiration_ms: int | None = None
 
 
 class Publisher:
@@ -41,6 +42,7 @@ class Publisher:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=item.message_id,
             correlation_id=item.correlation_id,
+            expiration=item.expiration_ms / 1000 if item.expiration_ms is not None else None,
         )
         await exchange.publish(message, routing_key=item.routing_key, mandatory=True)
 

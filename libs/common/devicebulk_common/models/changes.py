@@ -139,6 +139,8 @@ class OutboxMessage(Base):
     exchange: Mapped[str] = mapped_column(String(200))
     routing_key: Mapped[str] = mapped_column(String(200))
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Per-message expiration (delay queues): the message leaves its queue after this long.
+    expiration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

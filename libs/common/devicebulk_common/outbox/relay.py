@@ -51,7 +51,7 @@ _START_BULK_CHANGES = text(
 )
 _CLAIM_OUTBOX = text(
     """
-    SELECT id, exchange, routing_key, body FROM outbox_message
+    SELECT id, exchange, routing_key, body, expiration_ms FROM outbox_message
     WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
     """
 )
@@ -116,6 +116,7 @@ class Relay:
                         body=row.body,
                         message_id=f"outbox:{row.id}",
                         correlation_id=row.body.get("correlation_id"),
+                        expiration_ms=row.expiration_ms,
                     )
                     for row in rows
                 ]

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from devicebulk_common import contracts as c
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     CarrierAdapter,
@@ -25,6 +26,15 @@ class Job:
     request: dict[str, Any]
     device: DeviceRef
     attempt: int
+
+    @property
+    def message(self) -> c.DeviceChangeMessage:
+        """The device message that runs this change again."""
+        return c.DeviceChangeMessage(
+            device_change_id=self.device_change_id,
+            bulk_change_id=self.bulk_change_id,
+            correlation_id=str(self.bulk_change_id),
+        )
 
 
 Outcome = AsyncRequestAccepted | SyncActionResult

@@ -1,0 +1,64 @@
+"""Transient carrier failures are retried with exponential backoff and jitter through the
+delay queues; past the last attempt the device change fails with the last reason and its
+message is dead-lettered. Both go out through the outbox, so they exist iff the state that
+explains them committed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devicebulk_common import contracts as c
+from devicebulk_common.carriers import CarrierError, ThrottledError
+from devicebulk_common.models import OutboxMessage
+from devicebulk_common.outbox.relay import notify_outbox
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay_s: float = 2.0
+    max_delay_s: float = 300.0
+    jitter: float = 0.25
+
+    def should_retry(self, exc: CarrierError, attempt: int) -> bool:
+        return exc.retryable and attempt < self.max_attempts
+
+    def delay_s(self, exc: CarrierError, attempt: int) -> float:
+        """base x 4^(attempt-1), capped, +/- jitter; never sooner than the carrier's Retry-After."""
+        delay = min(self.base_delay_s * 4 ** (attempt - 1), self.max_delay_s)
+        delay *= 1 + random.uniform(-self.jitter, self.jitter)
+        if isinstance(exc, ThrottledError) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        return delay
+
+
+def tier_for(attempt: int) -> str:
+    return c.RETRY_TIERS[min(attempt, len(c.RETRY_TIERS)) - 1]
+
+
+async def schedule_retry(
+    session: AsyncSession, message: c.DeviceChangeMessage, *, attempt: int, delay_s: float
+) -> None:
+    session.add(
+        OutboxMessage(
+            exchange=c.EXCHANGE_RETRY,
+            routing_key=tier_for(attempt),
+            body=message.model_dump(mode="json"),
+            expiration_ms=max(1, int(delay_s * 1000)),
+        )
+    )
+    await notify_outbox(session)
+
+
+async def dead_letter(session: AsyncSession, message: c.DeviceChangeMessage) -> None:
+    session.add(
+        OutboxMessage(
+            exchange=c.EXCHANGE_DEAD_LETTER,
+            routing_key=c.ROUTING_DEAD_DEVICE_CHANGE,
+            body=message.model_dump(mode="json"),
+        )
+    )
+    await notify_outbox(session)
