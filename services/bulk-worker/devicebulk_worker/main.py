@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
 from devicebulk_common import contracts as c
+from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.health import HealthServer
 from devicebulk_common.logging import configure_logging
@@ -50,8 +51,11 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         port=settings.worker_health_port,
         checks=[database, broker],
     )
+    key = settings.credentials_key.get_secret_value()
     adapters = AdapterPool(
-        credentials_key=settings.credentials_key.get_secret_value(),
+        credentials_key=key,
+        # One OAuth token and one M2M session per carrier account for every worker process.
+        token_cache=SharedTokenCache(engine, credentials_key=key),
         timeout_s=settings.worker_http_timeout_s,
         max_connections=settings.worker_concurrency * 2,
     )

@@ -1,6 +1,7 @@
 """The whole data model (DESIGN.md §4). Import models from here."""
 
 from devicebulk_common.models.base import Base
+from devicebulk_common.models.carrier_state import CarrierRateLimit, CarrierToken
 from devicebulk_common.models.changes import (
     BulkChange,
     CarrierCallback,
@@ -25,7 +26,9 @@ __all__ = [
     "Base",
     "BulkChange",
     "CarrierCallback",
+    "CarrierRateLimit",
     "CarrierRatePlan",
+    "CarrierToken",
     "CustomerRatePlan",
     "CustomerRatePool",
     "Device",
