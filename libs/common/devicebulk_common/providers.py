@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 
 from devicebulk_common.carriers import CarrierAdapter, ThingSpaceAdapter, TokenCache
@@ -19,6 +21,7 @@ def build_adapter(
     http: httpx.AsyncClient,
     credentials_key: str,
     token_cache: TokenCache,
+    pacer: Callable[[], Awaitable[None]] | None = None,
 ) -> CarrierAdapter:
     if provider.integration != "thingspace":
         raise UnsupportedIntegration(f"no carrier adapter for {provider.integration!r}")
@@ -32,4 +35,5 @@ def build_adapter(
         username=creds["username"],
         password=creds["password"],
         token_cache=token_cache,
+        pacer=pacer,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from devicebulk_common.carriers import CarrierAdapter, InProcessTokenCache, TokenCache
+from devicebulk_common.carriers.rate_limit import Pacer, RateLimiter
 from devicebulk_common.models import ServiceProvider
 from devicebulk_common.providers import build_adapter
 
@@ -17,23 +18,49 @@ class AdapterPool:
         timeout_s: float,
         token_cache: TokenCache | None = None,
         max_connections: int = 100,
+        rate_limiter: RateLimiter | None = None,
+        rate_headroom: float = 0.98,
+        rate_max_wait_s: float = 20.0,
     ) -> None:
+        self._limiter = rate_limiter
+        self._headroom = rate_headroom
+        self._max_wait_s = rate_max_wait_s
         self._key = credentials_key
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             limits=httpx.Limits(max_connections=max_connections),
         )
         self._tokens = token_cache or InProcessTokenCache()
-        self._adapters: dict[tuple[int, str, str], CarrierAdapter] = {}
+        self._adapters: dict[tuple[int, str, str, int | None], CarrierAdapter] = {}
 
     def adapter(self, provider: ServiceProvider) -> CarrierAdapter:
         # Keyed by what the adapter is built from, so an edited provider gets a fresh adapter.
-        key = (provider.id, provider.base_url, provider.credentials_encrypted)
+        key = (
+            provider.id,
+            provider.base_url,
+            provider.credentials_encrypted,
+            provider.rate_limit_per_minute,
+        )
         if key not in self._adapters:
             self._adapters[key] = build_adapter(
-                provider, http=self._http, credentials_key=self._key, token_cache=self._tokens
+                provider,
+                http=self._http,
+                credentials_key=self._key,
+                token_cache=self._tokens,
+                pacer=self._pacer(provider),
             )
         return self._adapters[key]
+
+    def _pacer(self, provider: ServiceProvider) -> Pacer | None:
+        """The account's budget, shared by every process (when the provider has one)."""
+        if self._limiter is None or not provider.rate_limit_per_minute:
+            return None
+        return Pacer(
+            self._limiter,
+            key=f"{provider.integration}:{provider.base_url}:{provider.account_name}",
+            per_minute=provider.rate_limit_per_minute * self._headroom,
+            max_wait_s=self._max_wait_s,
+        )
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():

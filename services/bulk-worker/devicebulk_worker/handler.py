@@ -6,6 +6,7 @@ message is acked by the consumer base only after the last one committed.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from devicebulk_common.carriers import (
     DeviceRef,
     SyncActionResult,
 )
+from devicebulk_common.carriers.rate_limit import BudgetDeferred
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import audit, finish_device_change
 from devicebulk_common.logging import bound
@@ -83,13 +85,17 @@ class DeviceChangeHandler:
                 return
             job, provider, resumed = started
             adapter = self._adapters.adapter(provider)
-            if resumed:
-                view = await resume.check(adapter, job)
-                if view.verdict != "not-done":
-                    await durably(lambda: self._already_done(job, view))
-                    return
             try:
+                if resumed:
+                    view = await resume.check(adapter, job)
+                    if view.verdict != "not-done":
+                        await durably(lambda: self._already_done(job, view))
+                        return
                 outcome = await OPERATIONS[job.op](adapter, job)
+            except BudgetDeferred as exc:
+                wait = exc.wait_s
+                await durably(lambda: self._defer(job, wait))
+                return
             except CarrierError as exc:
                 refused = exc
                 if self._retry.should_retry(refused, job.attempt):
@@ -268,6 +274,29 @@ class DeviceChangeHandler:
                 update(Device).where(Device.id == dc.device_id).values(status=new_status.value)
             )
 
+    async def _defer(self, job: Job, wait_s: float) -> None:
+        """The account's budget is booked ahead: come back when it frees, no attempt spent."""
+        delay = wait_s * (1 + random.uniform(0, 0.1)) + 0.5
+        async with unit_of_work(self._sessionmaker) as session:
+            changed = await session.execute(
+                update(DeviceChange)
+                .where(
+                    DeviceChange.id == job.device_change_id,
+                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+                )
+                .values(status=c.DeviceChangeStatus.RETRY.value, attempts=DeviceChange.attempts - 1)
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                return
+            await schedule_retry(session, job.message, delay_s=delay)
+            _audit(
+                session,
+                job,
+                step="budget",
+                status=c.DeviceChangeStatus.RETRY.value,
+                message=f"carrier budget booked for {wait_s:.0f} s; waiting {delay:.0f} s",
+            )
+
     async def _retry_later(self, job: Job, exc: CarrierError) -> None:
         delay = self._retry.delay_s(exc, job.attempt)
         log.info("transient carrier failure; retrying", op=job.op, code=exc.code, delay_s=delay)
@@ -286,7 +315,7 @@ class DeviceChangeHandler:
             )
             if changed.rowcount == 0:  # type: ignore[attr-defined]
                 return
-            await schedule_retry(session, job.message, attempt=job.attempt, delay_s=delay)
+            await schedule_retry(session, job.message, delay_s=delay)
             _audit(
                 session,
                 job,

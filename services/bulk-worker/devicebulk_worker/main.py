@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
 from devicebulk_common import contracts as c
+from devicebulk_common.carriers.rate_limit import RateLimiter
 from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.health import HealthServer
@@ -56,6 +57,9 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         credentials_key=key,
         # One OAuth token and one M2M session per carrier account for every worker process.
         token_cache=SharedTokenCache(engine, credentials_key=key),
+        rate_limiter=RateLimiter(engine),
+        rate_headroom=settings.worker_rate_headroom,
+        rate_max_wait_s=settings.worker_rate_max_wait_s,
         timeout_s=settings.worker_http_timeout_s,
         max_connections=settings.worker_concurrency * 2,
     )

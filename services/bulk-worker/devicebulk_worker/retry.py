@@ -35,17 +35,25 @@ class RetryPolicy:
         return delay
 
 
-def tier_for(attempt: int) -> str:
-    return c.RETRY_TIERS[min(attempt, len(c.RETRY_TIERS)) - 1]
+# Upper bounds (seconds) of the delays each tier's queue holds: messages of similar delay wait
+# together, so a short delay never queues behind a long one for long.
+TIER_BOUNDS_S = (10.0, 60.0, 600.0)
+
+
+def tier_for(delay_s: float) -> str:
+    for tier, bound in zip(c.RETRY_TIERS, TIER_BOUNDS_S, strict=False):
+        if delay_s <= bound:
+            return tier
+    return c.RETRY_TIERS[-1]
 
 
 async def schedule_retry(
-    session: AsyncSession, message: c.DeviceChangeMessage, *, attempt: int, delay_s: float
+    session: AsyncSession, message: c.DeviceChangeMessage, *, delay_s: float
 ) -> None:
     session.add(
         OutboxMessage(
             exchange=c.EXCHANGE_RETRY,
-            routing_key=tier_for(attempt),
+            routing_key=tier_for(delay_s),
             body=message.model_dump(mode="json"),
             expiration_ms=max(1, int(delay_s * 1000)),
         )

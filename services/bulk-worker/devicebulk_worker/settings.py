@@ -15,3 +15,8 @@ class WorkerSettings(CommonSettings):
     worker_max_attempts: int = 5
     worker_retry_base_s: float = 2.0
     worker_retry_max_s: float = 300.0
+    # A provider's rate_limit_per_minute is shared by every process; we aim this share of it
+    # (network jitter must not push a sliding minute over), and a message waits at most this
+    # long for its slot before it is deferred through a delay queue.
+    worker_rate_headroom: float = 0.98
+    worker_rate_max_wait_s: float = 20.0

@@ -79,3 +79,37 @@ async def test_a_permanent_error_fails_at_once_without_retry(
     assert change.status == "Failed" and change.attempts == 1
     assert change.error_code.endswith("AccountNotFound")
     assert await outbox_for(sessionmaker, change.id) == []
+
+
+async def test_a_message_does_not_wait_long_for_budget_it_is_deferred(
+    sessionmaker, credentials_key, engine, factory, world, carrier
+):
+    from worker_helpers import credentials
+
+    from devicebulk_common.carriers.rate_limit import RateLimiter
+
+    world.provider = await factory.provider(
+        account_name=carrier.account,
+        base_url=f"{carrier.url}/api",
+        credentials=credentials(carrier.account),
+        rate_limit_per_minute=6,  # one every 10 s
+    )
+    adapters = AdapterPool(
+        credentials_key=credentials_key,
+        timeout_s=5.0,
+        rate_limiter=RateLimiter(engine),
+        rate_headroom=1.0,
+        rate_max_wait_s=1.0,
+    )
+    handler = DeviceChangeHandler(sessionmaker, adapters)
+    first, second = await add_bulk_change(sessionmaker, world, "suspend", devices=world.devices[:2])
+    try:
+        await handler(first)
+        await handler(second)
+    finally:
+        await adapters.aclose()
+    assert (await _change(sessionmaker, first)).status == "AwaitingCallback"
+    deferred = await _change(sessionmaker, second)
+    assert deferred.status == "Retry" and deferred.attempts == 0  # no attempt was spent
+    (retry,) = await outbox_for(sessionmaker, deferred.id)
+    assert retry.exchange == "devicebulk.retry" and 8_000 <= retry.expiration_ms <= 12_000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -68,7 +68,9 @@ class ThingSpaceAdapter:
         logout_on_close: bool = False,
         serialize: Serializer | None = None,
         clock: Callable[[], float] = time.time,
+        pacer: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._pacer = pacer
         self._account_name = account_name
         self._service_type = change_identifier_service_type
         self._logout_on_close = logout_on_close
@@ -107,6 +109,8 @@ class ThingSpaceAdapter:
             try:
                 access = await self._auth.access_token()
                 session = await self._auth.session_token(access)
+                if self._pacer is not None:
+                    await self._pacer()  # the account's shared budget: one slot per call
                 response, exchange = await self._transport.request(
                     operation,
                     method,
