@@ -19,7 +19,6 @@ from devicebulk_common.callbacks import lock_request, reconcile_request
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     CarrierError,
-    DeviceRef,
     SyncActionResult,
 )
 from devicebulk_common.carriers.rate_limit import BudgetDeferred
@@ -32,6 +31,7 @@ from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.operations import OPERATIONS, Job
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
+from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
 
 log = structlog.get_logger(__name__)
@@ -89,7 +89,7 @@ class DeviceChangeHandler:
                 if resumed:
                     view = await resume.check(adapter, job)
                     if view.verdict != "not-done":
-                        await durably(lambda: self._already_done(job, view))
+                        await durably(lambda: self.record_carrier_state(job, view))
                         return
                 outcome = await OPERATIONS[job.op](adapter, job)
             except BudgetDeferred as exc:
@@ -151,23 +151,10 @@ class DeviceChangeHandler:
                 message=f"attempt {dc.attempts}: {op}"
                 + (" (after an interrupted attempt)" if resumed else ""),
             )
-            job = Job(
-                device_change_id=dc.id,
-                bulk_change_id=dc.bulk_change_id,
-                service_provider_id=provider.id,
-                op=op,
-                params=dc.params or {},
-                request=bulk.request,
-                device=DeviceRef(
-                    iccid=device.iccid if device else dc.iccid,
-                    imei=device.imei if device else None,
-                ),
-                attempt=dc.attempts,
-            )
-            return job, provider, resumed
+            return job_for(dc, bulk, device), provider, resumed
 
-    async def _already_done(self, job: Job, view: resume.CarrierView) -> None:
-        """The interrupted attempt reached the carrier: record that, do not call again."""
+    async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
+        """The carrier shows the operation done (or under way): record that, call nothing."""
         async with unit_of_work(self._sessionmaker) as session:
             if view.verdict == "done":
                 result: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
 from devicebulk_worker.retry import RetryPolicy
 from devicebulk_worker.settings import WorkerSettings
+from devicebulk_worker.watchdog import CallbackWatchdog
 
 log = structlog.get_logger(__name__)
 
@@ -68,26 +69,40 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         connection = await aio_pika.connect_robust(settings.rabbitmq_url)
         channel = await connection.channel()
         await declare_topology(channel)
+        sessionmaker = create_sessionmaker(engine)
+        handler = DeviceChangeHandler(
+            sessionmaker,
+            adapters,
+            RetryPolicy(
+                max_attempts=settings.worker_max_attempts,
+                base_delay_s=settings.worker_retry_base_s,
+                max_delay_s=settings.worker_retry_max_s,
+            ),
+        )
         consumer = Consumer(
             channel,
             c.QUEUE_DEVICE_CHANGES,
             c.DeviceChangeMessage,
-            DeviceChangeHandler(
-                create_sessionmaker(engine),
-                adapters,
-                RetryPolicy(
-                    max_attempts=settings.worker_max_attempts,
-                    base_delay_s=settings.worker_retry_base_s,
-                    max_delay_s=settings.worker_retry_max_s,
-                ),
-            ),
+            handler,
             prefetch=settings.worker_concurrency,
+        )
+        watchdog = CallbackWatchdog(
+            sessionmaker,
+            adapters,
+            handler,
+            timeout_s=settings.worker_callback_timeout_s,
+            give_up_s=settings.worker_callback_give_up_s,
+            max_attempts=settings.worker_max_attempts,
+        )
+        watchdog_task = asyncio.create_task(
+            watchdog.run(stop, interval_s=settings.worker_watchdog_interval_s)
         )
         await consumer.start()
         log.info("worker started", concurrency=settings.worker_concurrency)
         await stop.wait()
         log.info("stopping", in_flight=consumer.in_flight)
         await consumer.stop(timeout_s=settings.worker_shutdown_grace_s)
+        await watchdog_task
     finally:
         await health.close()
         if connection is not None:

@@ -20,3 +20,8 @@ class WorkerSettings(CommonSettings):
     # long for its slot before it is deferred through a delay queue.
     worker_rate_headroom: float = 0.98
     worker_rate_max_wait_s: float = 20.0
+    # Missing callbacks: a device awaiting its callback this long is checked against the
+    # carrier's device list (every watchdog interval), and failed past the give-up age.
+    worker_callback_timeout_s: float = 900.0
+    worker_callback_give_up_s: float = 86_400.0
+    worker_watchdog_interval_s: float = 60.0

@@ -12,6 +12,7 @@ from devicebulk_common.carriers import (
     DeviceRef,
     SyncActionResult,
 )
+from devicebulk_common.models import BulkChange, Device, DeviceChange
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,19 @@ def operation(name: str) -> Callable[[Operation], Operation]:
         return fn
 
     return register
+
+
+def job_for(dc: DeviceChange, bulk: BulkChange, device: Device | None) -> Job:
+    return Job(
+        device_change_id=dc.id,
+        bulk_change_id=dc.bulk_change_id,
+        service_provider_id=bulk.service_provider_id,
+        op=(dc.params or {}).get("op", ""),
+        params=dc.params or {},
+        request=bulk.request,
+        device=DeviceRef(
+            iccid=device.iccid if device else dc.iccid,
+            imei=device.imei if device else None,
+        ),
+        attempt=dc.attempts,
+    )

@@ -1,0 +1,71 @@
+"""Missing callbacks: overdue device changes are checked against the carrier's device list."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from worker_helpers import add_bulk_change
+
+from devicebulk_common.models import Device, DeviceChange
+from devicebulk_worker.watchdog import CallbackWatchdog
+
+
+async def _overdue(sessionmaker, message, *, attempts: int = 1) -> None:
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            text(
+                "UPDATE device_change SET status = 'AwaitingCallback', carrier_request_id = 'lost', "
+                "attempts = :a, updated_at = now() - interval '1 hour' WHERE id = :id"
+            ),
+            {"id": message.device_change_id, "a": attempts},
+        )
+
+
+async def _change(sessionmaker, message):
+    async with sessionmaker() as s:
+        return await s.get(DeviceChange, message.device_change_id)
+
+
+def _watchdog(sessionmaker, handler, max_attempts: int = 3) -> CallbackWatchdog:
+    return CallbackWatchdog(
+        sessionmaker,
+        handler._adapters,
+        handler,
+        timeout_s=600,
+        give_up_s=86_400,
+        max_attempts=max_attempts,
+    )
+
+
+async def test_a_device_the_carrier_shows_active_is_recorded_done(
+    handler, world, carrier, sessionmaker
+):
+    device = world.devices[0]
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=[device])
+    await _overdue(sessionmaker, message)
+    await carrier.seed(
+        [{"iccid": device.iccid, "state": "active", "servicePlan": "M2M_4G", "mdn": "7605550111"}]
+    )
+    assert await _watchdog(sessionmaker, handler).check_once() >= 1
+    change = await _change(sessionmaker, message)
+    assert change.status == "Success"
+    async with sessionmaker() as s:
+        assert (await s.get(Device, device.id)).mdn == "7605550111"
+
+
+async def test_a_device_the_carrier_never_changed_is_sent_again(
+    handler, world, carrier, sessionmaker
+):
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[1:2])
+    await _overdue(sessionmaker, message)
+    await _watchdog(sessionmaker, handler).check_once()
+    change = await _change(sessionmaker, message)
+    assert change.status == "Queued" and change.published_at is None  # the relay sends it again
+
+
+async def test_out_of_attempts_it_fails_with_a_named_reason(handler, world, carrier, sessionmaker):
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[2:3])
+    await _overdue(sessionmaker, message, attempts=3)
+    await _watchdog(sessionmaker, handler, max_attempts=3).check_once()
+    change = await _change(sessionmaker, message)
+    assert change.status == "Failed" and change.error_code == "CallbackMissing"
+    assert "preactive" in change.error_message
