@@ -9,49 +9,19 @@ from datetime import datetime
 
 import httpx
 import pytest
+from sim_account import sim_account
 
 from devicebulk_common.carriers import DeviceRef, InProcessTokenCache, ThingSpaceAdapter
 from devicebulk_common.carriers.rate_limit import BudgetDeferred, Pacer, RateLimiter
 from devicebulk_common.db.engine import create_engine
-from devicebulk_devstack.testdata import make_iccid, unique_id
-from thingspace_sim import SimConfig, create_app
-from thingspace_sim.serving import serve
 
 PER_MINUTE = 600  # 10 a second, so the test takes seconds, not minutes
 
 
 @pytest.fixture
 async def limited_account():
-    name = f"R-{uuid.uuid4().hex[:8]}"
-    creds = {
-        "client_key": f"k-{name}",
-        "client_secret": "s",
-        "username": f"u-{name}",
-        "password": "p",
-    }
-    async with (
-        serve(create_app(SimConfig(callback_delay=0.01))) as url,
-        httpx.AsyncClient(base_url=url) as admin,
-    ):
-        (
-            await admin.post(
-                "/_sim/accounts",
-                json={
-                    "accountName": name,
-                    **creds,
-                    "faults": {"rate_limit_per_minute": PER_MINUTE},
-                },
-            )
-        ).raise_for_status()
-        devices = [make_iccid(unique_id() * 1000 + i) for i in range(5)]
-        await admin.post(
-            "/_sim/devices",
-            json={
-                "accountName": name,
-                "devices": [{"iccid": d, "state": "active"} for d in devices],
-            },
-        )
-        yield url, name, creds, devices, admin
+    async with sim_account(5, {"rate_limit_per_minute": PER_MINUTE}) as account:
+        yield account
 
 
 async def test_processes_together_stay_under_the_account_budget(database_url, limited_account):

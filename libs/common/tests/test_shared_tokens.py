@@ -4,43 +4,21 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import httpx
 import pytest
+from sim_account import sim_account
 from sqlalchemy import text
 
 from devicebulk_common.carriers import DeviceRef, ThingSpaceAdapter
 from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.db.engine import create_engine
-from devicebulk_devstack.testdata import make_iccid, unique_id
-from thingspace_sim import SimConfig, create_app
-from thingspace_sim.serving import serve
 
 
 @pytest.fixture
 async def account():
-    name = f"T-{uuid.uuid4().hex[:8]}"
-    creds = {
-        "client_key": f"k-{name}",
-        "client_secret": "s",
-        "username": f"u-{name}",
-        "password": "p",
-    }
-    async with (
-        serve(create_app(SimConfig(callback_delay=0.01))) as url,
-        httpx.AsyncClient(base_url=url) as admin,
-    ):
-        (await admin.post("/_sim/accounts", json={"accountName": name, **creds})).raise_for_status()
-        devices = [make_iccid(unique_id() * 1000 + i) for i in range(10)]
-        await admin.post(
-            "/_sim/devices",
-            json={
-                "accountName": name,
-                "devices": [{"iccid": d, "state": "active"} for d in devices],
-            },
-        )
-        yield url, name, creds, devices, admin
+    async with sim_account(10) as account:
+        yield account
 
 
 async def _process(database_url, credentials_key, url, name, creds):

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
@@ -60,6 +60,28 @@ def _audit(session: AsyncSession, job: Job, **entry: Any) -> None:
         device_change_id=job.device_change_id,
         actor=ACTOR,
         **entry,
+    )
+
+
+async def _to_retry(session: AsyncSession, job: Job, **values: Any) -> bool:
+    """Processing → Retry (False if another delivery already moved it on)."""
+    changed = await session.execute(
+        update(DeviceChange)
+        .where(
+            DeviceChange.id == job.device_change_id,
+            DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+        )
+        .values(status=c.DeviceChangeStatus.RETRY.value, **values)
+    )
+    return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+
+def job_rows() -> Select[tuple[DeviceChange, BulkChange, ServiceProvider]]:
+    """A device change with its bulk change and carrier account (lock the change with it)."""
+    return (
+        select(DeviceChange, BulkChange, ServiceProvider)
+        .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
+        .join(ServiceProvider, ServiceProvider.id == BulkChange.service_provider_id)
     )
 
 
@@ -112,9 +134,7 @@ class DeviceChangeHandler:
         async with unit_of_work(self._sessionmaker) as session:
             row = (
                 await session.execute(
-                    select(DeviceChange, BulkChange, ServiceProvider)
-                    .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
-                    .join(ServiceProvider, ServiceProvider.id == BulkChange.service_provider_id)
+                    job_rows()
                     .where(DeviceChange.id == device_change_id)
                     .with_for_update(of=DeviceChange)
                 )
@@ -265,15 +285,7 @@ class DeviceChangeHandler:
         """The account's budget is booked ahead: come back when it frees, no attempt spent."""
         delay = wait_s * (1 + random.uniform(0, 0.1)) + 0.5
         async with unit_of_work(self._sessionmaker) as session:
-            changed = await session.execute(
-                update(DeviceChange)
-                .where(
-                    DeviceChange.id == job.device_change_id,
-                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
-                )
-                .values(status=c.DeviceChangeStatus.RETRY.value, attempts=DeviceChange.attempts - 1)
-            )
-            if changed.rowcount == 0:  # type: ignore[attr-defined]
+            if not await _to_retry(session, job, attempts=DeviceChange.attempts - 1):
                 return
             await schedule_retry(session, job.message, delay_s=delay)
             _audit(
@@ -288,19 +300,9 @@ class DeviceChangeHandler:
         delay = self._retry.delay_s(exc, job.attempt)
         log.info("transient carrier failure; retrying", op=job.op, code=exc.code, delay_s=delay)
         async with unit_of_work(self._sessionmaker) as session:
-            changed = await session.execute(
-                update(DeviceChange)
-                .where(
-                    DeviceChange.id == job.device_change_id,
-                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
-                )
-                .values(
-                    status=c.DeviceChangeStatus.RETRY.value,
-                    error_code=exc.code or type(exc).__name__,
-                    error_message=exc.message,
-                )
-            )
-            if changed.rowcount == 0:  # type: ignore[attr-defined]
+            if not await _to_retry(
+                session, job, error_code=exc.code or type(exc).__name__, error_message=exc.message
+            ):
                 return
             await schedule_retry(session, job.message, delay_s=delay)
             _audit(

@@ -10,17 +10,17 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import audit, finish_device_change
-from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
+from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.handler import ACTOR, DeviceChangeHandler
+from devicebulk_worker.handler import ACTOR, DeviceChangeHandler, job_rows
 from devicebulk_worker.operations.registry import job_for
 
 log = structlog.get_logger(__name__)
@@ -64,9 +64,7 @@ class CallbackWatchdog:
             async with unit_of_work(self._sessionmaker) as session:
                 row = (
                     await session.execute(
-                        select(DeviceChange, BulkChange, ServiceProvider)
-                        .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
-                        .join(ServiceProvider, ServiceProvider.id == BulkChange.service_provider_id)
+                        job_rows()
                         .where(
                             DeviceChange.status == c.DeviceChangeStatus.AWAITING_CALLBACK.value,
                             DeviceChange.updated_at < now - timedelta(seconds=self._timeout_s),
