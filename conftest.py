@@ -44,22 +44,36 @@ def credentials_key() -> str:
     return key
 
 
-@pytest.fixture(scope="session")
-async def database_url(run_id: str) -> AsyncIterator[str]:
-    name = f"devicebulk_test_{run_id}"
+async def _database(name: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     url = f"postgresql+asyncpg://{PG_HOST}/{name}"
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await asyncio.to_thread(upgrade, url)
+        yield url
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(run_id: str) -> AsyncIterator[str]:
+    """This test session's database, migrated once (shared by its tests)."""
+    async for url in _database(f"devicebulk_test_{run_id}"):
+        yield url
+
+
+@pytest.fixture
+async def private_database_url(run_id: str) -> AsyncIterator[str]:
+    """A database for one test, for end-to-end tests whose relay publishes every pending row."""
+    async for url in _database(f"devicebulk_test_{run_id}_{uuid.uuid4().hex[:6]}"):
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -78,13 +92,23 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+def _vhost(name: str) -> Iterator[str]:
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    yield f"amqp://{AMQP_HOST}/{name}"
+    _rabbitmqctl("delete_vhost", name)
+
+
 @pytest.fixture(scope="session")
 def amqp_url(run_id: str) -> Iterator[str]:
-    vhost = f"devicebulk_test_{run_id}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://{AMQP_HOST}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+    """This test session's vhost (shared by its tests)."""
+    yield from _vhost(f"devicebulk_test_{run_id}")
+
+
+@pytest.fixture
+def private_amqp_url(run_id: str) -> Iterator[str]:
+    """A vhost for one test, for tests that count every message in a queue."""
+    yield from _vhost(f"devicebulk_test_{run_id}_{uuid.uuid4().hex[:6]}")
 
 
 # ---- factories ----------------------------------------------------------------------------------

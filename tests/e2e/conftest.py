@@ -11,14 +11,23 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_devstack.processes import BIN, Ports, Stack, StackConfig
 
 
 @pytest.fixture
-def stack(database_url, amqp_url, credentials_key, tmp_path) -> Iterator[Stack]:
+async def e2e_sessionmaker(private_database_url):
+    """The end-to-end test's own database (its relay and workers see nothing of other tests)."""
+    engine = create_engine(private_database_url, pool_size=2)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def stack(private_database_url, private_amqp_url, credentials_key, tmp_path) -> Iterator[Stack]:
     config = StackConfig(
-        database_url=database_url,
-        rabbitmq_url=amqp_url,
+        database_url=private_database_url,
+        rabbitmq_url=private_amqp_url,
         credentials_key=credentials_key,
         var_dir=tmp_path / "var",
         ports=Ports.free(),

@@ -48,7 +48,8 @@ def wait_mail(stack, count: int, timeout_s: float = 60) -> list:
     return sorted(stack.config.mail_dir.glob("*.eml"))
 
 
-async def test_activation_of_200_devices_with_5_already_active(stack, tmp_path, sessionmaker):
+async def test_activation_of_200_devices_with_5_already_active(stack, tmp_path, e2e_sessionmaker):
+    sessionmaker = e2e_sessionmaker
     tenant_id, provider_id = unique_id(), unique_id()
     base = unique_id() * 1000
     iccids = [make_iccid(base + i) for i in range(200)]

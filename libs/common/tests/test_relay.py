@@ -19,8 +19,8 @@ from devicebulk_common.outbox.relay import Relay
 
 
 @pytest.fixture
-async def amqp(amqp_url):
-    connection = await aio_pika.connect_robust(amqp_url)
+async def amqp(private_amqp_url):
+    connection = await aio_pika.connect_robust(private_amqp_url)
     channel = await open_confirm_channel(connection)
     await declare_topology(channel)
     yield connection, channel

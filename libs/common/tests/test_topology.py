@@ -15,8 +15,8 @@ from devicebulk_common.messaging.topology import declare_topology
 
 
 @pytest.fixture
-async def channel(amqp_url):
-    connection = await aio_pika.connect_robust(amqp_url)
+async def channel(private_amqp_url):
+    connection = await aio_pika.connect_robust(private_amqp_url)
     ch = await open_confirm_channel(connection)
     await declare_topology(ch)
     yield ch

@@ -49,7 +49,7 @@ def notifier_handler(
     )
 
 
-@pytest.fixture(scope="session")
-def notifier_rabbitmq_url(amqp_url: str) -> str:
-    """The repository's per-session RabbitMQ vhost (root conftest)."""
-    return amqp_url
+@pytest.fixture
+def notifier_rabbitmq_url(private_amqp_url: str) -> str:
+    """A vhost of its own (root conftest): the test counts every event the notifier gets."""
+    return private_amqp_url
