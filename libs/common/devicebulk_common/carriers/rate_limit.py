@@ -14,18 +14,16 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-_ENSURE = text(
-    "INSERT INTO carrier_rate_limit (key, tat) VALUES (:key, clock_timestamp()) "
-    "ON CONFLICT (key) DO NOTHING"
-)
-# Reserve the next slot if it starts within max_wait; answer how long until it starts.
+# Reserve the next slot if it starts within max_wait; answer how long until it starts. One
+# upsert, so the first requests of several processes for a new account cannot miss the row.
 _RESERVE = text(
     """
-    UPDATE carrier_rate_limit
-    SET tat = GREATEST(tat, clock_timestamp()) + make_interval(secs => :interval)
-    WHERE key = :key
-      AND GREATEST(tat, clock_timestamp()) <= clock_timestamp() + make_interval(secs => :max_wait)
-    RETURNING GREATEST(0, EXTRACT(EPOCH FROM (tat - clock_timestamp())) - :interval) AS wait_s
+    INSERT INTO carrier_rate_limit AS r (key, tat)
+    VALUES (:key, clock_timestamp() + make_interval(secs => :interval))
+    ON CONFLICT (key) DO UPDATE
+    SET tat = GREATEST(r.tat, clock_timestamp()) + make_interval(secs => :interval)
+    WHERE GREATEST(r.tat, clock_timestamp()) <= clock_timestamp() + make_interval(secs => :max_wait)
+    RETURNING GREATEST(0, EXTRACT(EPOCH FROM (r.tat - clock_timestamp())) - :interval) AS wait_s
     """
 )
 _BACKLOG = text(
@@ -45,15 +43,11 @@ class BudgetDeferred(Exception):
 class RateLimiter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._known: set[str] = set()
 
     async def reserve(self, key: str, per_minute: float, *, max_wait_s: float) -> float:
         """Seconds until this request may be sent; raises BudgetDeferred past ``max_wait_s``."""
         interval = 60.0 / per_minute
         async with self._engine.begin() as conn:
-            if key not in self._known:
-                await conn.execute(_ENSURE, {"key": key})
-                self._known.add(key)
             wait = (
                 await conn.execute(
                     _RESERVE, {"key": key, "interval": interval, "max_wait": max_wait_s}
