@@ -60,11 +60,11 @@ async def test_processes_together_stay_under_the_account_budget(database_url, li
         await admin.get("/_sim/calls", params={"path": "/api/m2m/v1/devices/actions/suspend"})
     ).json()["calls"]
     times = sorted(datetime.fromisoformat(c["timestamp"]).timestamp() for c in calls)
-    # paced, not bursted: no second holds more than the budget's share of a second (+1 at the edges)
-    assert (
-        max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-        <= PER_MINUTE // 60 + 1
-    )
+    # Paced, not bursted: any 3 s hold about 3 s of budget (30). Slack of 3 for arrival jitter
+    # on a loaded machine; unpaced, all 60 arrive within the first second.
+    window = 3.0
+    busiest = max(sum(1 for t in times if start <= t < start + window) for start in times)
+    assert busiest <= PER_MINUTE / 60 * window + 3
 
 
 async def test_a_slot_too_far_ahead_is_deferred_not_waited_for(engine):
