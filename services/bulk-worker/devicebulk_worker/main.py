@@ -11,13 +11,12 @@ import signal
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import text
 
 from devicebulk_common import contracts as c
 from devicebulk_common.carriers.rate_limit import RateLimiter
 from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_common.health import HealthServer
+from devicebulk_common.health import HealthServer, database_check
 from devicebulk_common.logging import configure_logging
 from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
@@ -41,17 +40,16 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     )
     connection: AbstractRobustConnection | None = None
 
-    async def database() -> bool:
-        async with engine.connect() as conn:
-            return (await conn.execute(text("SELECT 1"))).scalar() == 1
+    consuming = False
 
     async def broker() -> bool:
-        return connection is not None and not connection.is_closed
+        # Ready once consuming (not merely connected: the queues may not be declared yet).
+        return consuming and connection is not None and not connection.is_closed
 
     health = HealthServer(
         host=settings.worker_health_host,
         port=settings.worker_health_port,
-        checks=[database, broker],
+        checks=[database_check(engine), broker],
     )
     key = settings.credentials_key.get_secret_value()
     adapters = AdapterPool(
@@ -98,6 +96,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             watchdog.run(stop, interval_s=settings.worker_watchdog_interval_s)
         )
         await consumer.start()
+        consuming = True
         log.info("worker started", concurrency=settings.worker_concurrency)
         await stop.wait()
         log.info("stopping", in_flight=consumer.in_flight)

@@ -10,12 +10,11 @@ from collections.abc import Callable
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devicebulk_common.contracts import QUEUE_NOTIFIER, BulkChangeCompleted
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_common.health import Check, HealthServer
+from devicebulk_common.health import Check, HealthServer, database_check
 from devicebulk_common.logging import configure_logging
 from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
@@ -42,15 +41,11 @@ def readiness_checks(
 ) -> list[Check]:
     """The database answers ``SELECT 1`` and the AMQP connection is open."""
 
-    async def database() -> bool:
-        async with engine.connect() as conn:
-            return (await conn.execute(text("SELECT 1"))).scalar() == 1
-
     async def broker() -> bool:
         conn = connection()
         return conn is not None and not conn.is_closed and conn.connected.is_set()
 
-    return [database, broker]
+    return [database_check(engine), broker]
 
 
 async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
@@ -62,10 +57,12 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
         application_name="devicebulk-notifier",
     )
     connection: AbstractRobustConnection | None = None
+    consuming = False
     health = HealthServer(
         host=settings.notifier_health_host,
         port=settings.notifier_health_port,
-        checks=readiness_checks(engine, lambda: connection),
+        # Ready once consuming (not merely connected: the queue may not be declared yet).
+        checks=readiness_checks(engine, lambda: connection if consuming else None),
     )
     try:
         await health.start()
@@ -87,6 +84,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             requeue_delay_s=settings.notifier_requeue_delay_s,
         )
         await consumer.start()
+        consuming = True
         await stop.wait()
         log.info("stopping", in_flight=consumer.in_flight)
         await consumer.stop(timeout_s=settings.notifier_shutdown_timeout_s)
