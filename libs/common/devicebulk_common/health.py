@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger(__name__)
 
@@ -87,3 +89,13 @@ class HealthServer:
             pass
         finally:
             writer.close()
+
+
+def database_check(engine: AsyncEngine) -> Check:
+    """A readiness check: the database answers ``SELECT 1``."""
+
+    async def database() -> bool:
+        async with engine.connect() as conn:
+            return (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+    return database

@@ -6,17 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from starlette.responses import Response
+from fastapi import FastAPI
 
 from devicebulk_callbacks import intake
 from devicebulk_callbacks.providers import CredentialStore
 from devicebulk_callbacks.router import router
 from devicebulk_callbacks.settings import CallbackSettings
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
+from devicebulk_common.web import health_router
 
 log = structlog.get_logger(__name__)
 
@@ -64,22 +61,6 @@ def create_app(settings: CallbackSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return JSONResponse({"status": "unready", "database": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ready", "database": "ok"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(health_router())
 
     return app

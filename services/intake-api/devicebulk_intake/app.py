@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_intake import errors, health
+from devicebulk_common.web import health_router
+from devicebulk_intake import errors
 from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
 from devicebulk_intake.settings import IntakeSettings
 
@@ -52,7 +53,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.log = structlog.get_logger("devicebulk_intake")
     errors.install(app)
-    app.include_router(health.router)
+    app.include_router(health_router())
     app.include_router(bulk_changes_router)
 
     @app.middleware("http")

@@ -111,19 +111,22 @@ def run(args: argparse.Namespace) -> None:
         print("stopped.")
 
 
+def activation(iccids: list[str]) -> dict[str, object]:
+    """The demo's request: activate these devices of the demo provider."""
+    return {
+        "Devices": iccids,
+        "ServiceProviderId": DEMO_PROVIDER,
+        "ChangeType": 3,
+        "StatusUpdate": {
+            "TargetStatus": "Active",
+            "ThingSpaceStatusUpdate": {"ServicePlan": "M2M_4G", "ZipCode": "92127"},
+        },
+    }
+
+
 def print_banner(config: StackConfig) -> None:
     iccids = (VAR / "demo-iccids.txt").read_text().split()[:2]
-    body = json.dumps(
-        {
-            "Devices": iccids,
-            "ServiceProviderId": DEMO_PROVIDER,
-            "ChangeType": 3,
-            "StatusUpdate": {
-                "TargetStatus": "Active",
-                "ThingSpaceStatusUpdate": {"ServicePlan": "M2M_4G", "ZipCode": "92127"},
-            },
-        }
-    )
+    body = json.dumps(activation(iccids))
     print(
         f"""
 devicebulk is running.
@@ -158,15 +161,7 @@ def demo(args: argparse.Namespace) -> None:
         answer = api.post(
             "/api/v1/bulk-changes",
             headers=headers,
-            json={
-                "Devices": iccids,
-                "ServiceProviderId": DEMO_PROVIDER,
-                "ChangeType": 3,
-                "StatusUpdate": {
-                    "TargetStatus": "Active",
-                    "ThingSpaceStatusUpdate": {"ServicePlan": "M2M_4G", "ZipCode": "92127"},
-                },
-            },
+            json=activation(iccids),
         )
         if answer.status_code != 202:
             sys.exit(f"submit refused ({answer.status_code}): {answer.text}")
