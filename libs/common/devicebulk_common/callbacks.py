@@ -10,7 +10,7 @@ worker records the request id, and a duplicate finds its device change already t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,9 +133,11 @@ async def store(
     return row.id, row.times_received == 1
 
 
-async def lock_request(session: AsyncSession, request_id: str) -> None:
+async def lock_request(session: AsyncSession, request_id: str, *, shared: bool = False) -> None:
+    """Transaction-scoped lock on a carrier request id (see :func:`reconcile_request`)."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:rid))"),
+        text(f"SELECT {fn}(hashtext(:rid))"),
         {"rid": f"carrier-request:{request_id}"},
     )
 
@@ -172,36 +174,58 @@ EFFECTS: dict[str, Effect] = {
 }
 
 
-async def reconcile_request(session: AsyncSession, request_id: str) -> int:
-    """Apply every stored, unprocessed callback of ``request_id`` whose device change is known.
+async def reconcile_request(
+    session: AsyncSession, request_id: str, *, callback_ids: Sequence[int] | None = None
+) -> int:
+    """Apply the stored, unprocessed callbacks of ``request_id`` whose device change is known
+    (only ``callback_ids`` if given). Returns how many were applied.
 
-    The caller holds :func:`lock_request`. Returns how many callbacks were applied.
+    The caller holds :func:`lock_request`: exclusive to reconcile every callback of the
+    request (the worker recording the request id, the sweeper), shared to reconcile only the
+    callbacks it stored (the receiver), so the callbacks of one 10,000-device request are
+    reconciled side by side, each locking only its own rows.
     """
+    query = select(CarrierCallback).where(
+        CarrierCallback.request_id == request_id, CarrierCallback.processed_at.is_(None)
+    )
+    if callback_ids is not None:
+        query = query.where(CarrierCallback.id.in_(list(callback_ids)))
     callbacks = (
         await session.scalars(
-            select(CarrierCallback)
-            .where(CarrierCallback.request_id == request_id, CarrierCallback.processed_at.is_(None))
-            .order_by(CarrierCallback.id)
-            .with_for_update()
+            query.order_by(CarrierCallback.id).with_for_update(skip_locked=callback_ids is not None)
         )
     ).all()
     if not callbacks:
         return 0
+    iccids = sorted({cb.iccid for cb in callbacks if cb.iccid})
     changes = (
         await session.scalars(
             select(DeviceChange)
-            .where(DeviceChange.carrier_request_id == request_id)
+            .where(DeviceChange.carrier_request_id == request_id, DeviceChange.iccid.in_(iccids))
+            .order_by(DeviceChange.id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).all()
-    if not changes:
-        return 0
     by_iccid = {dc.iccid: dc for dc in changes}
+    only: DeviceChange | None = None
+    if any(cb.iccid not in by_iccid for cb in callbacks):
+        # A callback that names no ICCID we sent can still only mean a one-device request.
+        candidates = (
+            await session.scalars(
+                select(DeviceChange)
+                .where(DeviceChange.carrier_request_id == request_id)
+                .limit(2)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        if not candidates:
+            return 0  # the request id is not recorded yet: the worker reconciles it
+        only = candidates[0] if len(candidates) == 1 else None
     applied = 0
     for cb in callbacks:
-        dc = by_iccid.get(cb.iccid or "")
-        if dc is None and len(changes) == 1:
-            dc = changes[0]
+        dc = by_iccid.get(cb.iccid or "") or only
         if dc is None:
             cb.outcome = "no device change of this request has this device"
             cb.processed_at = func.now()  # type: ignore[assignment]

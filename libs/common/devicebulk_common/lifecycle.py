@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +34,19 @@ _FINISH = text(
         result = COALESCE(CAST(:result AS jsonb), result), completed_at = now(), updated_at = now()
     WHERE id = :id AND status NOT IN {TERMINAL_SQL}
     RETURNING bulk_change_id
+    """  # noqa: S608
+)
+_FINISH_MANY = text(
+    f"""
+    UPDATE device_change AS dc
+    SET status = v.status, error_code = v.error_code, error_message = v.error_message,
+        result = COALESCE(CAST(v.result AS jsonb), dc.result), completed_at = now(),
+        updated_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:codes AS text[]),
+                CAST(:messages AS text[]), CAST(:results AS text[]))
+         AS v(id, status, error_code, error_message, result)
+    WHERE dc.id = v.id AND dc.status NOT IN {TERMINAL_SQL}
+    RETURNING dc.bulk_change_id
     """  # noqa: S608
 )
 _DECREMENT = text(
@@ -106,6 +122,43 @@ async def finish_device_change(
         return False
     await count_terminal(session, row.bulk_change_id, 1)
     return True
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One device change's terminal outcome, for :func:`finish_device_changes`."""
+
+    device_change_id: int
+    status: c.DeviceChangeStatus
+    error_code: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] | None = None
+
+
+async def finish_device_changes(session: AsyncSession, finishes: Sequence[Finish]) -> int:
+    """:func:`finish_device_change` for many at once: one UPDATE, one countdown per bulk
+    change. Already terminal ones are left alone. Returns how many were finished."""
+    if not finishes:
+        return 0
+    assert all(f.status in c.TERMINAL_DEVICE_STATUSES for f in finishes)
+    rows = (
+        await session.execute(
+            _FINISH_MANY,
+            {
+                "ids": [f.device_change_id for f in finishes],
+                "statuses": [f.status.value for f in finishes],
+                "codes": [f.error_code for f in finishes],
+                "messages": [f.error_message for f in finishes],
+                "results": [
+                    json.dumps(f.result) if f.result is not None else None for f in finishes
+                ],
+            },
+        )
+    ).all()
+    per_bulk = Counter(r.bulk_change_id for r in rows)
+    for bulk_change_id in sorted(per_bulk):
+        await count_terminal(session, bulk_change_id, per_bulk[bulk_change_id])
+    return len(rows)
 
 
 async def count_terminal(session: AsyncSession, bulk_change_id: uuid.UUID, n: int) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -16,18 +17,20 @@ log = structlog.get_logger(__name__)
 
 RETRYABLE = (OperationalError, DBAPIError, PoolTimeout, ConnectionError, OSError)
 
+T = TypeVar("T")
+
 
 async def durably(
-    write: Callable[[], Awaitable[None]], *, attempts: int = 6, first_delay_s: float = 0.2
-) -> None:
+    write: Callable[[], Awaitable[T]], *, attempts: int = 6, first_delay_s: float = 0.2
+) -> T:
     delay = first_delay_s
     for attempt in range(1, attempts + 1):
         try:
-            await write()
-            return
+            return await write()
         except RETRYABLE as exc:
             if attempt == attempts:
                 raise
             log.warning("recording the outcome failed; retrying", attempt=attempt, error=str(exc))
             await asyncio.sleep(delay * (1 + random.random()))
             delay *= 2
+    raise AssertionError("unreachable")

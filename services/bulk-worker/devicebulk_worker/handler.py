@@ -1,35 +1,60 @@
-"""Runs one device change: start the attempt, call the carrier, record the outcome.
+"""Runs device changes: start the attempts, call the carrier, record the outcomes.
 
-Three short transactions per device and no transaction open during the carrier call. The
-message is acked by the consumer base only after the last one committed.
+Messages are gathered (:mod:`devicebulk_worker.gather`); a batch is started in one
+transaction, its device changes grouped by carrier account, operation and carrier parameters,
+and each group sent as ONE carrier request (at most the operation's device limit), its outcome
+recorded in one transaction. No transaction is open during a carrier call. A message is acked
+by the consumer base only after its device change's outcome committed.
+
+A group the carrier refuses for a reason that names a device is split in halves and each half
+sent again, so one bad device does not fail the others; a transient failure schedules a retry
+for each device of the group; a per-device failure inside an accepted request comes back as
+that device's callback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
 from devicebulk_common.callbacks import lock_request, reconcile_request
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
+    CarrierAdapter,
     CarrierError,
+    CarrierExchange,
     SyncActionResult,
 )
 from devicebulk_common.carriers.rate_limit import BudgetDeferred
 from devicebulk_common.db.engine import unit_of_work
-from devicebulk_common.lifecycle import audit, finish_device_change
+from devicebulk_common.lifecycle import (
+    Finish,
+    audit,
+    finish_device_change,
+    finish_device_changes,
+)
 from devicebulk_common.logging import bound
-from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
+from devicebulk_common.models import (
+    BulkChange,
+    Device,
+    DeviceChange,
+    DeviceChangeLog,
+    ServiceProvider,
+)
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
-from devicebulk_worker.operations import OPERATIONS, Job
+from devicebulk_worker.gather import Gatherer
+from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job, LocalRefusal, known
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
@@ -42,8 +67,6 @@ STARTABLE = frozenset(
     {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
 )
 
-# What a synchronous success does to the device record.
-SYNC_EFFECTS: dict[str, c.DeviceStatus] = {"add": c.DeviceStatus.PREACTIVE}
 # What the carrier's state, found after an interrupted attempt, means for the device record.
 RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
     "suspend": c.DeviceStatus.SUSPENDED,
@@ -51,29 +74,6 @@ RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
     "deactivate": c.DeviceStatus.DEACTIVATED,
     "add": c.DeviceStatus.PREACTIVE,
 }
-
-
-def _audit(session: AsyncSession, job: Job, **entry: Any) -> None:
-    audit(
-        session,
-        bulk_change_id=job.bulk_change_id,
-        device_change_id=job.device_change_id,
-        actor=ACTOR,
-        **entry,
-    )
-
-
-async def _to_retry(session: AsyncSession, job: Job, **values: Any) -> bool:
-    """Processing → Retry (False if another delivery already moved it on)."""
-    changed = await session.execute(
-        update(DeviceChange)
-        .where(
-            DeviceChange.id == job.device_change_id,
-            DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
-        )
-        .values(status=c.DeviceChangeStatus.RETRY.value, **values)
-    )
-    return bool(changed.rowcount)  # type: ignore[attr-defined]
 
 
 def job_rows() -> Select[tuple[DeviceChange, BulkChange, ServiceProvider]]:
@@ -85,93 +85,225 @@ def job_rows() -> Select[tuple[DeviceChange, BulkChange, ServiceProvider]]:
     )
 
 
+def names_a_device(exc: CarrierError) -> bool:
+    """A permanent refusal of a whole request that is about one of its devices."""
+    code = exc.code or ""
+    return not exc.retryable and (".Device" in code or "DeviceNotFound" in code)
+
+
+def _ids(jobs: Sequence[Job]) -> list[int]:
+    return [j.device_change_id for j in jobs]
+
+
+def _audit_rows(
+    session_rows: list[dict[str, Any]],
+    jobs: Sequence[Job],
+    *,
+    step: str,
+    status: str | None,
+    message: str,
+    exchange: CarrierExchange | None = None,
+) -> None:
+    """One audit row a device; the carrier's request and response text once per bulk change
+    (a 1,000-device request is not copied 1,000 times)."""
+    http = {
+        "http_method": exchange.method if exchange else None,
+        "http_url": exchange.url if exchange else None,
+        "http_status": exchange.status_code if exchange else None,
+        "duration_ms": exchange.duration_ms if exchange else None,
+    }
+    texts_written: set[Any] = set()
+    for job in jobs:
+        row = {
+            "bulk_change_id": job.bulk_change_id,
+            "device_change_id": job.device_change_id,
+            "step": step,
+            "actor": ACTOR,
+            "status": status,
+            "message": message,
+            "request_text": None,
+            "response_text": None,
+            **http,
+        }
+        if exchange is not None and job.bulk_change_id not in texts_written:
+            texts_written.add(job.bulk_change_id)
+            row["request_text"] = exchange.request_body
+            row["response_text"] = exchange.response_body
+        session_rows.append(row)
+
+
+async def _write_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(DeviceChangeLog), rows)
+
+
 class DeviceChangeHandler:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         adapters: AdapterPool,
         retry: RetryPolicy | None = None,
+        *,
+        batch_max: int = 1_000,
+        batch_wait_s: float = 0.05,
+        max_concurrent_calls: int = 16,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
         self._retry = retry or RetryPolicy()
+        self._batch_max = batch_max
+        self._calls = asyncio.Semaphore(max_concurrent_calls)
+        self._gatherer = Gatherer(self.run_batch, max_size=batch_max, max_wait_s=batch_wait_s)
+        self.carrier_requests = 0
 
     async def __call__(
         self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
     ) -> None:
-        with bound(
-            bulk_change_id=str(message.bulk_change_id), device_change_id=message.device_change_id
-        ):
-            started = await self._start(message.device_change_id)
-            if started is None:
-                return
-            job, provider, resumed = started
+        """Handle one device message: returns once its outcome is recorded."""
+        await self._gatherer.submit(message.device_change_id)
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    async def run_batch(self, ids: list[int]) -> dict[int, BaseException]:
+        started = await durably(lambda: self._start(ids))
+        units: list[tuple[list[Job], Any]] = []
+        groups: dict[tuple[int, str, Hashable], list[Job]] = defaultdict(list)
+        providers: dict[int, ServiceProvider] = {}
+        for job, provider, resumed in started:
+            providers[provider.id] = provider
+            if job.op in LOCAL_OPERATIONS:
+                units.append(([job], self._run_local(job)))
+                continue
             adapter = self._adapters.adapter(provider)
+            if resumed:
+                units.append(([job], self._run_resumed(adapter, job)))
+                continue
+            key = OPERATIONS[job.op].key(job)
+            if key is None:
+                units.append(([job], self._run_group(adapter, [job])))
+            else:
+                groups[(provider.id, job.op, key)].append(job)
+        for (provider_id, op, _), jobs in groups.items():
+            adapter = self._adapters.adapter(providers[provider_id])
+            size = min(self._batch_max, OPERATIONS[op].max_devices)
+            for i in range(0, len(jobs), size):
+                chunk = jobs[i : i + size]
+                units.append((chunk, self._run_group(adapter, chunk)))
+        outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
+        failed: dict[int, BaseException] = {}
+        for (jobs, _), outcome in zip(units, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
+                failed.update(dict.fromkeys(_ids(jobs), outcome))
+        return failed
+
+    async def _start(self, ids: list[int]) -> list[tuple[Job, ServiceProvider, bool]]:
+        """Lock the batch's rows (in id order), and move the startable ones to Processing."""
+        started: list[tuple[Job, ServiceProvider, bool]] = []
+        async with unit_of_work(self._sessionmaker) as session:
+            rows = (
+                await session.execute(
+                    job_rows()
+                    .where(DeviceChange.id.in_(ids))
+                    .order_by(DeviceChange.id)
+                    .with_for_update(of=DeviceChange)
+                )
+            ).all()
+            if len(rows) < len(set(ids)):
+                log.warning(
+                    "device changes not found; messages dropped", count=len(ids) - len(rows)
+                )
+            device_ids = [dc.device_id for dc, _, _ in rows if dc.device_id is not None]
+            devices = {
+                d.id: d
+                for d in (
+                    await session.scalars(select(Device).where(Device.id.in_(device_ids)))
+                    if device_ids
+                    else []
+                )
+            }
+            unknown: list[Finish] = []
+            entries: list[dict[str, Any]] = []
+            for dc, bulk, provider in rows:
+                status = c.DeviceChangeStatus(dc.status)
+                if status not in STARTABLE:
+                    continue
+                op = (dc.params or {}).get("op", "")
+                if not known(op):
+                    unknown.append(
+                        Finish(
+                            dc.id,
+                            c.DeviceChangeStatus.FAILED,
+                            "UnknownOperation",
+                            f"no operation {op!r} in this worker",
+                        )
+                    )
+                    continue
+                dc.attempts += 1
+                resumed = status is c.DeviceChangeStatus.PROCESSING
+                dc.status = c.DeviceChangeStatus.PROCESSING.value
+                entries.append(
+                    {
+                        "bulk_change_id": dc.bulk_change_id,
+                        "device_change_id": dc.id,
+                        "step": "attempt",
+                        "actor": ACTOR,
+                        "status": dc.status,
+                        "message": f"attempt {dc.attempts}: {op}"
+                        + (" (after an interrupted attempt)" if resumed else ""),
+                    }
+                )
+                job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
+                started.append((job, provider, resumed))
+            await session.flush()
+            await finish_device_changes(session, unknown)
+            if entries:
+                await session.execute(insert(DeviceChangeLog), entries)
+        return started
+
+    # ---- carrier operations ---------------------------------------------------------------
+
+    async def _run_group(self, adapter: CarrierAdapter, jobs: list[Job]) -> None:
+        op = OPERATIONS[jobs[0].op]
+        with bound(bulk_change_id=str(jobs[0].bulk_change_id), op=op.name, devices=len(jobs)):
             try:
-                if resumed:
-                    view = await resume.check(adapter, job)
-                    if view.verdict != "not-done":
-                        await durably(lambda: self.record_carrier_state(job, view))
-                        return
-                outcome = await OPERATIONS[job.op](adapter, job)
+                async with self._calls:
+                    self.carrier_requests += 1
+                    outcome = await op.call(adapter, jobs)
             except BudgetDeferred as exc:
                 wait = exc.wait_s
-                await durably(lambda: self._defer(job, wait))
+                await durably(lambda: self._defer(jobs, wait))
                 return
             except CarrierError as exc:
                 refused = exc
-                if self._retry.should_retry(refused, job.attempt):
-                    await durably(lambda: self._retry_later(job, refused))
-                else:
-                    await durably(lambda: self._failed(job, refused))
+                if len(jobs) > 1 and names_a_device(refused):
+                    log.info("carrier refused a gathered request; splitting", code=exc.code)
+                    half = len(jobs) // 2
+                    await asyncio.gather(
+                        self._run_group(adapter, jobs[:half]),
+                        self._run_group(adapter, jobs[half:]),
+                    )
+                    return
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
+                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                await durably(lambda: self._retry_later(again, refused))
+                await durably(lambda: self._failed(done, refused))
                 return
             if isinstance(outcome, AsyncRequestAccepted):
-                await durably(lambda: self._accepted(job, outcome))
+                accepted = outcome
+                await durably(lambda: self._accepted(jobs, accepted))
             else:
-                await durably(lambda: self._synchronous(job, outcome))
+                answered = outcome
+                await durably(lambda: self._synchronous(jobs, answered))
 
-    async def _start(self, device_change_id: int) -> tuple[Job, ServiceProvider, bool] | None:
-        async with unit_of_work(self._sessionmaker) as session:
-            row = (
-                await session.execute(
-                    job_rows()
-                    .where(DeviceChange.id == device_change_id)
-                    .with_for_update(of=DeviceChange)
-                )
-            ).first()
-            if row is None:
-                log.warning("device change not found; message dropped")
-                return None
-            dc, bulk, provider = row
-            status = c.DeviceChangeStatus(dc.status)
-            if status not in STARTABLE:
-                log.info("device change already past this step; nothing to do", status=dc.status)
-                return None
-            op = (dc.params or {}).get("op")
-            if op not in OPERATIONS:
-                await finish_device_change(
-                    session,
-                    dc.id,
-                    c.DeviceChangeStatus.FAILED,
-                    error_code="UnknownOperation",
-                    error_message=f"no operation {op!r} in this worker",
-                )
-                return None
-            device = await session.get(Device, dc.device_id) if dc.device_id else None
-            dc.attempts += 1
-            resumed = status is c.DeviceChangeStatus.PROCESSING
-            dc.status = c.DeviceChangeStatus.PROCESSING.value
-            audit(
-                session,
-                bulk_change_id=dc.bulk_change_id,
-                device_change_id=dc.id,
-                step="attempt",
-                actor=ACTOR,
-                status=dc.status,
-                message=f"attempt {dc.attempts}: {op}"
-                + (" (after an interrupted attempt)" if resumed else ""),
-            )
-            return job_for(dc, bulk, device), provider, resumed
+    async def _run_resumed(self, adapter: CarrierAdapter, job: Job) -> None:
+        """An attempt found Processing may have reached the carrier: ask before sending again."""
+        with bound(bulk_change_id=str(job.bulk_change_id), device_change_id=job.device_change_id):
+            view = await resume.check(adapter, job)
+            if view.verdict != "not-done":
+                await durably(lambda: self.record_carrier_state(job, view))
+                return
+            await self._run_group(adapter, [job])
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""
@@ -208,21 +340,23 @@ class DeviceChangeHandler:
                     .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
                 )
                 status = c.DeviceChangeStatus.AWAITING_CALLBACK
-            _audit(
+            audit(
                 session,
-                job,
+                bulk_change_id=job.bulk_change_id,
+                device_change_id=job.device_change_id,
+                actor=ACTOR,
                 step="resume-check",
                 status=status.value,
                 message=f"{view.note}: not sent again",
             )
 
-    async def _accepted(self, job: Job, outcome: AsyncRequestAccepted) -> None:
+    async def _accepted(self, jobs: list[Job], outcome: AsyncRequestAccepted) -> None:
         async with unit_of_work(self._sessionmaker) as session:
             await lock_request(session, outcome.request_id)
             await session.execute(
                 update(DeviceChange)
                 .where(
-                    DeviceChange.id == job.device_change_id,
+                    DeviceChange.id.in_(_ids(jobs)),
                     DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
                 )
                 .values(
@@ -230,111 +364,182 @@ class DeviceChangeHandler:
                     carrier_request_id=outcome.request_id,
                 )
             )
-            _audit(
-                session,
-                job,
-                step=f"carrier:{job.op}",
+            rows: list[dict[str, Any]] = []
+            shared = f" with {len(jobs) - 1} other devices" if len(jobs) > 1 else ""
+            _audit_rows(
+                rows,
+                jobs,
+                step=f"carrier:{jobs[0].op}",
                 status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
-                message=f"carrier accepted request {outcome.request_id}",
+                message=f"carrier accepted request {outcome.request_id}{shared}",
                 exchange=outcome.exchange,
             )
+            await _write_audit(session, rows)
             await reconcile_request(session, outcome.request_id)
-        log.info("carrier accepted", op=job.op, request_id=outcome.request_id)
+        log.info(
+            "carrier accepted", op=jobs[0].op, request_id=outcome.request_id, devices=len(jobs)
+        )
 
-    async def _synchronous(self, job: Job, outcome: SyncActionResult) -> None:
-        async with unit_of_work(self._sessionmaker) as session:
-            result = next(
-                (r for r in outcome.results if r.device.iccid == job.device.iccid),
-                outcome.results[0] if len(outcome.results) == 1 else None,
-            )
-            ok = result is not None and result.ok
-            message = result.message if result else "carrier answer did not name this device"
-            if ok:
-                await self._apply_sync_effect(session, job)
-                await finish_device_change(
-                    session, job.device_change_id, c.DeviceChangeStatus.SUCCESS
-                )
+    async def _synchronous(self, jobs: list[Job], outcome: SyncActionResult) -> None:
+        by_iccid = {r.device.iccid: r for r in outcome.results if r.device.iccid}
+        single = outcome.results[0] if len(outcome.results) == 1 and len(jobs) == 1 else None
+        succeeded: list[Job] = []
+        finishes: list[Finish] = []
+        rows: list[dict[str, Any]] = []
+        for job in jobs:
+            result = by_iccid.get(job.device.iccid, single)
+            if result is not None and result.ok:
+                succeeded.append(job)
+                finishes.append(Finish(job.device_change_id, c.DeviceChangeStatus.SUCCESS))
             else:
-                await finish_device_change(
-                    session,
-                    job.device_change_id,
-                    c.DeviceChangeStatus.FAILED,
-                    error_code=f"{job.op}.Failed",
-                    error_message=message,
+                message = result.message if result else "carrier answer did not name this device"
+                finishes.append(
+                    Finish(
+                        job.device_change_id,
+                        c.DeviceChangeStatus.FAILED,
+                        f"{job.op}.Failed",
+                        message,
+                    )
                 )
-            _audit(
-                session,
-                job,
+            _audit_rows(
+                rows,
+                [job],
                 step=f"carrier:{job.op}",
-                status="Success" if ok else "Failed",
-                message=message,
-                exchange=outcome.exchange,
+                status="Success" if result is not None and result.ok else "Failed",
+                message=(result.message if result else None) or "no answer for this device",
+                exchange=outcome.exchange if job is jobs[0] else None,
             )
+        effect = OPERATIONS[jobs[0].op].sync_effect
+        async with unit_of_work(self._sessionmaker) as session:
+            if effect is not None and succeeded:
+                await effect(session, succeeded)
+            await finish_device_changes(session, finishes)
+            await _write_audit(session, rows)
 
-    async def _apply_sync_effect(self, session: AsyncSession, job: Job) -> None:
-        new_status = SYNC_EFFECTS.get(job.op)
-        if new_status is None:
-            return
-        dc = await session.get(DeviceChange, job.device_change_id)
-        if dc is not None and dc.device_id is not None:
-            await session.execute(
-                update(Device).where(Device.id == dc.device_id).values(status=new_status.value)
+    async def _to_retry(self, session: AsyncSession, job: Job, **values: Any) -> bool:
+        """Processing → Retry (False if another delivery already moved it on)."""
+        changed = await session.execute(
+            update(DeviceChange)
+            .where(
+                DeviceChange.id == job.device_change_id,
+                DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
             )
+            .values(status=c.DeviceChangeStatus.RETRY.value, **values)
+        )
+        return bool(changed.rowcount)  # type: ignore[attr-defined]
 
-    async def _defer(self, job: Job, wait_s: float) -> None:
+    async def _defer(self, jobs: list[Job], wait_s: float) -> None:
         """The account's budget is booked ahead: come back when it frees, no attempt spent."""
-        delay = wait_s * (1 + random.uniform(0, 0.1)) + 0.5
         async with unit_of_work(self._sessionmaker) as session:
-            if not await _to_retry(session, job, attempts=DeviceChange.attempts - 1):
-                return
-            await schedule_retry(session, job.message, delay_s=delay)
-            _audit(
-                session,
-                job,
-                step="budget",
-                status=c.DeviceChangeStatus.RETRY.value,
-                message=f"carrier budget booked for {wait_s:.0f} s; waiting {delay:.0f} s",
-            )
+            for job in jobs:
+                delay = wait_s * (1 + random.uniform(0, 0.1)) + 0.5
+                if not await self._to_retry(session, job, attempts=DeviceChange.attempts - 1):
+                    continue
+                await schedule_retry(session, job.message, delay_s=delay)
+                audit(
+                    session,
+                    bulk_change_id=job.bulk_change_id,
+                    device_change_id=job.device_change_id,
+                    actor=ACTOR,
+                    step="budget",
+                    status=c.DeviceChangeStatus.RETRY.value,
+                    message=f"carrier budget booked for {wait_s:.0f} s; waiting {delay:.0f} s",
+                )
 
-    async def _retry_later(self, job: Job, exc: CarrierError) -> None:
-        delay = self._retry.delay_s(exc, job.attempt)
-        log.info("transient carrier failure; retrying", op=job.op, code=exc.code, delay_s=delay)
+    async def _retry_later(self, jobs: list[Job], exc: CarrierError) -> None:
+        if not jobs:
+            return
+        log.info("transient carrier failure; retrying", code=exc.code, devices=len(jobs))
         async with unit_of_work(self._sessionmaker) as session:
-            if not await _to_retry(
-                session, job, error_code=exc.code or type(exc).__name__, error_message=exc.message
-            ):
-                return
-            await schedule_retry(session, job.message, delay_s=delay)
-            _audit(
-                session,
-                job,
-                step=f"carrier:{job.op}",
-                status=c.DeviceChangeStatus.RETRY.value,
-                message=f"{exc.code}: {exc.message}; attempt {job.attempt} of "
-                f"{self._retry.max_attempts}, next in {delay:.1f} s",
-                exchange=exc.exchange,
-            )
+            for job in jobs:
+                delay = self._retry.delay_s(exc, job.attempt)
+                if not await self._to_retry(
+                    session,
+                    job,
+                    error_code=exc.code or type(exc).__name__,
+                    error_message=exc.message,
+                ):
+                    continue
+                await schedule_retry(session, job.message, delay_s=delay)
+                audit(
+                    session,
+                    bulk_change_id=job.bulk_change_id,
+                    device_change_id=job.device_change_id,
+                    actor=ACTOR,
+                    step=f"carrier:{job.op}",
+                    status=c.DeviceChangeStatus.RETRY.value,
+                    message=f"{exc.code}: {exc.message}; attempt {job.attempt} of "
+                    f"{self._retry.max_attempts}, next in {delay:.1f} s",
+                    exchange=exc.exchange if job is jobs[0] else None,
+                )
 
-    async def _failed(self, job: Job, exc: CarrierError) -> None:
-        details: dict[str, Any] = {"code": exc.code, "http_status": exc.http_status}
-        log.warning("carrier refused", op=job.op, **details, error=exc.message)
+    async def _failed(self, jobs: list[Job], exc: CarrierError) -> None:
+        if not jobs:
+            return
+        log.warning(
+            "carrier refused", code=exc.code, http_status=exc.http_status, error=exc.message
+        )
         gave_up = exc.retryable
-        message = exc.message + (f" (gave up after {job.attempt} attempts)" if gave_up else "")
         async with unit_of_work(self._sessionmaker) as session:
-            await finish_device_change(
-                session,
-                job.device_change_id,
-                c.DeviceChangeStatus.FAILED,
-                error_code=exc.code or type(exc).__name__,
-                error_message=message,
-            )
-            if gave_up:
-                await dead_letter(session, job.message)
-            _audit(
-                session,
-                job,
-                step=f"carrier:{job.op}",
+            finishes = []
+            rows: list[dict[str, Any]] = []
+            for job in jobs:
+                message = exc.message + (
+                    f" (gave up after {job.attempt} attempts)" if gave_up else ""
+                )
+                finishes.append(
+                    Finish(
+                        job.device_change_id,
+                        c.DeviceChangeStatus.FAILED,
+                        exc.code or type(exc).__name__,
+                        message,
+                    )
+                )
+                if gave_up:
+                    await dead_letter(session, job.message)
+            _audit_rows(
+                rows,
+                jobs,
+                step=f"carrier:{jobs[0].op}",
                 status=c.DeviceChangeStatus.FAILED.value,
-                message=f"{exc.code}: {message}",
+                message=f"{exc.code}: {exc.message}",
                 exchange=exc.exchange,
             )
+            await finish_device_changes(session, finishes)
+            await _write_audit(session, rows)
+
+    # ---- database operations --------------------------------------------------------------
+
+    async def _run_local(self, job: Job) -> None:
+        run = LOCAL_OPERATIONS[job.op]
+
+        async def apply() -> None:
+            async with unit_of_work(self._sessionmaker) as session:
+                try:
+                    async with session.begin_nested():
+                        result = await run(session, job)
+                except LocalRefusal as refusal:
+                    await finish_device_change(
+                        session,
+                        job.device_change_id,
+                        c.DeviceChangeStatus.FAILED,
+                        error_code=refusal.code,
+                        error_message=refusal.message,
+                    )
+                    status, note = c.DeviceChangeStatus.FAILED, f"{refusal.code}: {refusal.message}"
+                else:
+                    await finish_device_change(
+                        session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+                    )
+                    status, note = c.DeviceChangeStatus.SUCCESS, f"{job.op} applied: {result}"
+                audit(
+                    session,
+                    bulk_change_id=job.bulk_change_id,
+                    device_change_id=job.device_change_id,
+                    actor=ACTOR,
+                    step=f"database:{job.op}",
+                    status=status.value,
+                    message=note,
+                )
+
+        await durably(apply)

@@ -76,13 +76,16 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
                 base_delay_s=settings.worker_retry_base_s,
                 max_delay_s=settings.worker_retry_max_s,
             ),
+            batch_max=settings.worker_batch_max,
+            batch_wait_s=settings.worker_batch_wait_s,
+            max_concurrent_calls=settings.worker_concurrency,
         )
         consumer = Consumer(
             channel,
             c.QUEUE_DEVICE_CHANGES,
             c.DeviceChangeMessage,
             handler,
-            prefetch=settings.worker_concurrency,
+            prefetch=max(settings.worker_prefetch, settings.worker_batch_max),
         )
         watchdog = CallbackWatchdog(
             sessionmaker,
@@ -97,7 +100,11 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         )
         await consumer.start()
         consuming = True
-        log.info("worker started", concurrency=settings.worker_concurrency)
+        log.info(
+            "worker started",
+            concurrency=settings.worker_concurrency,
+            batch_max=settings.worker_batch_max,
+        )
         await stop.wait()
         log.info("stopping", in_flight=consumer.in_flight)
         await consumer.stop(timeout_s=settings.worker_shutdown_grace_s)

@@ -4,8 +4,17 @@ from devicebulk_common.settings import CommonSettings
 
 
 class WorkerSettings(CommonSettings):
-    # Device messages handled at once by one process (also its AMQP prefetch).
-    worker_concurrency: int = 64
+    # Carrier requests in flight at once from one process.
+    worker_concurrency: int = 16
+    # Device messages one process holds at once (its AMQP prefetch): at least the batch size,
+    # or batches never fill.
+    worker_prefetch: int = 2_000
+    # Multi-device requests: device changes with the same carrier account, operation and
+    # parameters are gathered into one carrier request of at most this many devices (also
+    # capped by the operation's own limit: 10,000 for activation, 100 for delete), waiting at
+    # most this long after the first one arrived.
+    worker_batch_max: int = 1_000
+    worker_batch_wait_s: float = 0.25
     worker_http_timeout_s: float = 30.0
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = 8082

@@ -29,11 +29,12 @@ async def accept(
 ) -> bool:
     """Returns whether this was the first time this callback was seen."""
     async with unit_of_work(sessionmaker) as session:
-        _, first = await store(session, provider_id, parsed, payload)
+        callback_id, first = await store(session, provider_id, parsed, payload)
     try:
         async with unit_of_work(sessionmaker) as session:
-            await lock_request(session, parsed.request_id)
-            await reconcile_request(session, parsed.request_id)
+            # Shared: the other callbacks of the same request are reconciled side by side.
+            await lock_request(session, parsed.request_id, shared=True)
+            await reconcile_request(session, parsed.request_id, callback_ids=[callback_id])
     except Exception:
         # Stored: the sweeper reconciles it later. The carrier still gets its 2xx.
         log.exception("reconciling a stored callback failed", request_id=parsed.request_id)

@@ -46,7 +46,7 @@ class StackConfig:
     ports: Ports = field(default_factory=Ports)
     callback_delay_s: float = 0.2
     log_format: str = "json"
-    worker_concurrency: int = 64
+    worker_concurrency: int = 16
     workers: int = 1
 
     @property

@@ -1,5 +1,12 @@
 """One module a change type; each registers the operations it runs (``params["op"]``)."""
 
-from devicebulk_worker.operations.registry import OPERATIONS, Job, Operation
+from devicebulk_worker.operations.registry import (
+    LOCAL_OPERATIONS,
+    OPERATIONS,
+    Job,
+    LocalRefusal,
+    Operation,
+    known,
+)
 
-__all__ = ["OPERATIONS", "Job", "Operation"]
+__all__ = ["LOCAL_OPERATIONS", "OPERATIONS", "Job", "LocalRefusal", "Operation", "known"]
