@@ -67,6 +67,10 @@ STARTABLE = frozenset(
     {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
 )
 
+# A retry after one of these may find the previous request done: the request was sent and no
+# answer came back, so the carrier is asked before anything is sent again.
+UNKNOWN_OUTCOME = frozenset({"Timeout", "TransportError"})
+
 # What the carrier's state, found after an interrupted attempt, means for the device record.
 RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
     "suspend": c.DeviceStatus.SUSPENDED,
@@ -240,7 +244,9 @@ class DeviceChangeHandler:
                     )
                     continue
                 dc.attempts += 1
-                resumed = status is c.DeviceChangeStatus.PROCESSING
+                resumed = status is c.DeviceChangeStatus.PROCESSING or (
+                    status is c.DeviceChangeStatus.RETRY and dc.error_code in UNKNOWN_OUTCOME
+                )
                 dc.status = c.DeviceChangeStatus.PROCESSING.value
                 entries.append(
                     {
@@ -250,7 +256,7 @@ class DeviceChangeHandler:
                         "actor": ACTOR,
                         "status": dc.status,
                         "message": f"attempt {dc.attempts}: {op}"
-                        + (" (after an interrupted attempt)" if resumed else ""),
+                        + (" (the last one's outcome is unknown: asking first)" if resumed else ""),
                     }
                 )
                 job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)

@@ -48,6 +48,8 @@ class StackConfig:
     log_format: str = "json"
     worker_concurrency: int = 16
     workers: int = 1
+    # Any further settings for every process (e.g. WORKER_BATCH_MAX for a test).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def sim_url(self) -> str:
@@ -85,6 +87,7 @@ class StackConfig:
             RELAY_POLL_INTERVAL_S="1.0",
             CALLBACKS_SWEEP_INTERVAL_S="2.0",
         )
+        env.update(self.extra_env)
         return env
 
 
