@@ -1,0 +1,167 @@
+"""Multi-device requests: gathered device changes go to the carrier as one request, the
+carrier's per-device callbacks come back through the real receiver, and a batch that partly
+fails ends with the others Success."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select, update
+from worker_helpers import add_bulk_change, credentials
+
+from devicebulk_callbacks.app import create_app as create_receiver
+from devicebulk_callbacks.settings import CallbackSettings
+from devicebulk_common.crypto import digest, encrypt_json
+from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider, Tenant
+from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.gather import Gatherer
+from devicebulk_worker.handler import DeviceChangeHandler
+from thingspace_sim.serving import serve
+
+ACTIVATE = "POST /api/m2m/v1/devices/actions/activate"
+
+
+@dataclass
+class Listening:
+    tenant: Tenant
+    provider: ServiceProvider
+    devices: list[Device]
+
+
+@pytest.fixture
+async def receiver_url(database_url) -> AsyncIterator[str]:
+    app = create_receiver(CallbackSettings(database_url=database_url, callbacks_provider_cache_s=0))
+    async with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+async def listening(factory, carrier, receiver_url, credentials_key) -> Listening:
+    """A provider whose carrier account delivers its callbacks to the real receiver."""
+    tenant = await factory.tenant()
+    provider = await factory.provider(
+        account_name=carrier.account,
+        base_url=f"{carrier.url}/api",
+        credentials=credentials(carrier.account),
+        callback_username="ts-callback",
+        callback_password_encrypted=encrypt_json(credentials_key, {"password": "cb-secret"}),
+        callback_path_secret_sha256=digest("path-secret"),
+    )
+    devices = await factory.devices(tenant, provider, 12, carrier_rate_plan="M2M_4G")
+    adapters = AdapterPool(credentials_key=credentials_key, timeout_s=5.0)
+    try:
+        await adapters.adapter(provider).register_callback(
+            f"{receiver_url}/callbacks/thingspace/{provider.id}/path-secret",
+            "ts-callback",
+            "cb-secret",
+        )
+    finally:
+        await adapters.aclose()
+    return Listening(tenant, provider, devices)
+
+
+async def wait_terminal(sessionmaker, bulk_id: uuid.UUID, timeout_s: float = 30) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with sessionmaker() as s:
+            bulk = await s.get(BulkChange, bulk_id)
+            if bulk.status == "PROCESSED":
+                return (
+                    await s.scalars(
+                        select(DeviceChange)
+                        .where(DeviceChange.bulk_change_id == bulk_id)
+                        .order_by(DeviceChange.id)
+                    )
+                ).all()
+        await asyncio.sleep(0.2)
+    raise AssertionError("the bulk change did not complete")
+
+
+async def test_a_gathered_batch_with_3_refused_devices_reconciles_the_others_to_success(
+    listening, carrier, sessionmaker, credentials_key
+):
+    refused = listening.devices[:3]
+    await carrier.seed(
+        [
+            {
+                "iccid": d.iccid,
+                "imei": d.imei,
+                "servicePlan": "M2M_4G",
+                "state": "active" if d in refused else "preactive",
+                **({"mdn": f"55501{n:05d}"} if d in refused else {}),
+            }
+            for n, d in enumerate(listening.devices)
+        ]
+    )
+    messages = await add_bulk_change(sessionmaker, listening, "activate")
+    adapters = AdapterPool(credentials_key=credentials_key, timeout_s=5.0)
+    handler = DeviceChangeHandler(sessionmaker, adapters, batch_max=100, batch_wait_s=0.2)
+    try:
+        before = await carrier.calls(ACTIVATE)
+        await asyncio.gather(*(handler(m) for m in messages))
+        assert await carrier.calls(ACTIVATE) == before + 1  # twelve devices, one request
+        changes = await wait_terminal(sessionmaker, messages[0].bulk_change_id)
+    finally:
+        await adapters.aclose()
+
+    refused_iccids = {d.iccid for d in refused}
+    assert len({c.carrier_request_id for c in changes}) == 1
+    failed = [c for c in changes if c.status == "Failed"]
+    assert {c.iccid for c in failed} == refused_iccids
+    assert {c.error_code for c in failed} == {
+        "UnifiedWebService.REQUEST_FAILED.DeviceAlreadyActive"
+    }
+    succeeded = [c for c in changes if c.status == "Success"]
+    assert len(succeeded) == 9 and all(c.result.get("msisdn") for c in succeeded)
+    async with sessionmaker() as s:
+        devices = (
+            await s.scalars(select(Device).where(Device.id.in_([d.id for d in listening.devices])))
+        ).all()
+    assert {d.iccid for d in devices if d.status == "active" and d.msisdn} >= {
+        c.iccid for c in succeeded
+    }
+
+
+async def test_a_request_refused_for_one_device_is_split_and_the_others_go_ahead(
+    handler, world, carrier, sessionmaker
+):
+    # The carrier refuses a whole request whose list holds a malformed identifier: the worker
+    # halves the batch until the bad device is alone, and sends the others.
+    bad = world.devices[1]
+    async with sessionmaker() as s, s.begin():
+        await s.execute(update(Device).where(Device.id == bad.id).values(imei="35693X"))
+    messages = await add_bulk_change(sessionmaker, world, "activate")
+    await asyncio.gather(*(handler(m) for m in messages))
+    async with sessionmaker() as s:
+        changes = {
+            c.device_id: c
+            for c in (
+                await s.scalars(
+                    select(DeviceChange).where(
+                        DeviceChange.bulk_change_id == messages[0].bulk_change_id
+                    )
+                )
+            ).all()
+        }
+    assert changes[bad.id].status == "Failed"
+    assert changes[bad.id].error_code.endswith("Device.Identifier.Invalid")
+    others = [c for d, c in changes.items() if d != bad.id]
+    assert all(c.status == "AwaitingCallback" and c.carrier_request_id for c in others)
+
+
+async def test_gatherer_flushes_at_the_size_bound_and_after_the_wait():
+    batches: list[list[int]] = []
+
+    async def run(ids: list[int]) -> dict[int, BaseException]:
+        batches.append(sorted(ids))
+        return {3: RuntimeError("could not record")} if 3 in ids else {}
+
+    gatherer = Gatherer(run, max_size=4, max_wait_s=0.05)
+    results = await asyncio.gather(*(gatherer.submit(i) for i in range(6)), return_exceptions=True)
+    assert batches == [[0, 1, 2, 3], [4, 5]]  # full at four; the rest after the wait
+    assert [isinstance(r, RuntimeError) for r in results] == [False] * 3 + [True] + [False] * 2
