@@ -8,7 +8,7 @@ PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test test-fast lint fmt typecheck migrate compose-up compose-down clean
+.PHONY: help install run demo bench test test-fast lint fmt typecheck migrate compose-up compose-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: install ## start the whole stack on this machine (fresh demo database); Ctr
 
 demo: install ## submit 1,000 activations to the running stack and follow them to the email
 	$(BIN)/devicebulk-devstack demo
+
+bench: install ## the benchmarks of DESIGN.md §8 on this machine; writes docs/benchmarks.md (~10 min)
+	$(BIN)/devicebulk-devstack bench
 
 test: install ## run every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -q

@@ -202,6 +202,14 @@ def main(argv: list[str] | None = None) -> None:
     run_p.add_argument("--workers", type=int, default=2, help="bulk-worker processes")
     demo_p = sub.add_parser("demo", help="1,000 activations against the running stack")
     demo_p.add_argument("--devices", type=int, default=DEMO_DEVICES)
+    sub.add_parser("bench", help="the benchmarks of DESIGN.md §8 (make bench)", add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["bench"]:
+        from devicebulk_devstack import bench
+
+        bench.main(argv[1:])
+        return
     args = parser.parse_args(argv)
     {"run": run, "demo": demo}[args.command](args)
 
