@@ -23,6 +23,11 @@ async def e2e_sessionmaker(private_database_url):
     await engine.dispose()
 
 
+# Two test processes may each run a stack at once: small connection pools keep both (and the
+# tests' own engines) well under PostgreSQL's max_connections.
+TEST_STACK_ENV = {"DATABASE_POOL_SIZE": "3"}
+
+
 @pytest.fixture
 def stack(private_database_url, private_amqp_url, credentials_key, tmp_path) -> Iterator[Stack]:
     config = StackConfig(
@@ -32,6 +37,7 @@ def stack(private_database_url, private_amqp_url, credentials_key, tmp_path) -> 
         var_dir=tmp_path / "var",
         ports=Ports.free(),
         callback_delay_s=0.1,
+        extra_env=dict(TEST_STACK_ENV),
     )
     running = Stack(config)
     try:

@@ -5,12 +5,16 @@ receiver storing a callback both take a transaction-scoped advisory lock on the 
 then reconcile whatever callbacks of that request are stored and unprocessed. Whichever commits
 second sees the other's work, so an early callback waits in ``carrier_callback`` until the
 worker records the request id, and a duplicate finds its device change already terminal.
+
+What a confirmed callback does to our records, per operation, is
+:data:`devicebulk_common.callback_effects.EFFECTS`: it ends the device change, or (``NextPhase``)
+queues it again for its next carrier request.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +23,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
+from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
 from devicebulk_common.lifecycle import audit, finish_device_change
 from devicebulk_common.models import CarrierCallback, Device, DeviceChange
+from devicebulk_common.outbox.relay import notify_outbox
 
 ACTOR = "callback-receiver"
 
@@ -142,38 +148,6 @@ async def lock_request(session: AsyncSession, request_id: str, *, shared: bool =
     )
 
 
-# ---- what a successful callback does to the device record, per operation ---------------------
-
-Effect = Callable[[Device, DeviceChange, ParsedCallback], dict[str, Any]]
-
-
-def _activated(device: Device, dc: DeviceChange, cb: ParsedCallback) -> dict[str, Any]:
-    ids = cb.response_ids
-    device.status = c.DeviceStatus.ACTIVE.value
-    device.mdn = ids.get("mdn") or device.mdn
-    device.msisdn = ids.get("msisdn") or ids.get("mdn") or device.msisdn
-    plan = (dc.params or {}).get("service_plan")
-    if plan:
-        device.carrier_rate_plan = plan
-    return {"msisdn": device.msisdn, "mdn": device.mdn}
-
-
-def _status(new: c.DeviceStatus) -> Effect:
-    def effect(device: Device, dc: DeviceChange, cb: ParsedCallback) -> dict[str, Any]:
-        device.status = new.value
-        return {"status": new.value}
-
-    return effect
-
-
-EFFECTS: dict[str, Effect] = {
-    "activate": _activated,
-    "suspend": _status(c.DeviceStatus.SUSPENDED),
-    "restore": _status(c.DeviceStatus.ACTIVE),
-    "deactivate": _status(c.DeviceStatus.DEACTIVATED),
-}
-
-
 async def reconcile_request(
     session: AsyncSession, request_id: str, *, callback_ids: Sequence[int] | None = None
 ) -> int:
@@ -248,11 +222,32 @@ async def _apply(session: AsyncSession, cb: CarrierCallback, dc: DeviceChange) -
         if dc.device_id is not None:
             device = await session.get(Device, dc.device_id, with_for_update=True)
         effect = EFFECTS.get(op)
-        result = effect(device, dc, parsed) if (effect and device) else {}
-        await finish_device_change(session, dc.id, c.DeviceChangeStatus.SUCCESS, result=result)
-        cb.outcome = f"{op} succeeded"
-        message = f"carrier confirmed {op}" + (f": {result}" if result else "")
-        status = c.DeviceChangeStatus.SUCCESS
+        try:
+            result = await effect(session, device, dc, parsed) if effect else {}
+        except EffectRefused as refused:
+            await finish_device_change(
+                session,
+                dc.id,
+                c.DeviceChangeStatus.FAILED,
+                error_code=refused.code,
+                error_message=refused.message,
+            )
+            cb.outcome = f"{op} confirmed by the carrier but not recorded: {refused.code}"
+            message = f"carrier confirmed {op}; {refused.code}: {refused.message}"
+            status = c.DeviceChangeStatus.FAILED
+        else:
+            if isinstance(result, NextPhase):
+                await _queue_next_phase(session, dc, result)
+                cb.outcome = f"{op} step confirmed; next: {result.phase}"
+                message = f"carrier confirmed {op}: {result.note}; next: {result.phase}"
+                status = c.DeviceChangeStatus.QUEUED
+            else:
+                await finish_device_change(
+                    session, dc.id, c.DeviceChangeStatus.SUCCESS, result=result
+                )
+                cb.outcome = f"{op} succeeded"
+                message = f"carrier confirmed {op}" + (f": {result}" if result else "")
+                status = c.DeviceChangeStatus.SUCCESS
     else:
         await finish_device_change(
             session,
@@ -273,3 +268,19 @@ async def _apply(session: AsyncSession, cb: CarrierCallback, dc: DeviceChange) -
         status=status.value,
         message=message,
     )
+
+
+async def _queue_next_phase(session: AsyncSession, dc: DeviceChange, step: NextPhase) -> None:
+    """Queue the device change again for its next carrier request (published by the relay).
+
+    The confirmed request's id is cleared (one carrier request id at a time: a late repeat of
+    the old request's callbacks then matches nothing), and the attempts start again.
+    """
+    dc.params = {**(dc.params or {}), "phase": step.phase}
+    dc.status = c.DeviceChangeStatus.QUEUED.value
+    dc.carrier_request_id = None
+    dc.published_at = None
+    dc.attempts = 0
+    if step.result is not None:
+        dc.result = step.result
+    await notify_outbox(session)

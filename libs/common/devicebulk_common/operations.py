@@ -16,12 +16,14 @@ Device ops that reach the carrier (ThingSpace):
   from the request). Async.
 - ``add``: add to the carrier's inventory as ``preactive``. Sync (per-device answer).
 - ``delete``: only ``deactive`` devices; at most 100 devices a carrier request. Sync.
-- ``change_plan``: ``service_plan`` (str), ``current_service_plan`` (str | None). Async.
+- ``change_plan``: ``service_plan`` (str); ``current_service_plan`` (str | None) is kept for the
+  audit only (ThingSpace reads it as a filter, and our copy may be stale). Async.
 - ``change_identifier``: ``identifier_type`` ("ICCID" | "IMEI"), ``old_iccid``, ``new_iccid``,
   ``old_imei``, ``new_imei`` (str | None each), ``customer_rate_plan_id`` (int | None). One
   device a request. Async.
 - ``edit_username``: ``username`` (str | None, into the configured custom field),
-  ``cost_center`` (str | None). Async.
+  ``cost_center`` (str | None). Async, in two carrier requests: the worker records the step it
+  is at in ``phase`` (set by the worker, never by intake).
 
 Database-only ops (no carrier call; same worker path and audit trail):
 

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = structlog.get_logger(__name__)
 
 RETRYABLE = (OperationalError, DBAPIError, PoolTimeout, ConnectionError, OSError)
+# A bug or a constraint, not a passing fault: trying again changes nothing.
+NEVER = (IntegrityError, DataError, ProgrammingError)
 
 T = TypeVar("T")
 
@@ -27,6 +29,8 @@ async def durably(
     for attempt in range(1, attempts + 1):
         try:
             return await write()
+        except NEVER:
+            raise
         except RETRYABLE as exc:
             if attempt == attempts:
                 raise

@@ -55,7 +55,13 @@ from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
 from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job, LocalRefusal, known
+from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
+from devicebulk_worker.operations import identifier as _identifier  # noqa: F401  (registers)
+from devicebulk_worker.operations import local as _local  # noqa: F401  (registers)
+from devicebulk_worker.operations import place_of_use as _place_of_use  # noqa: F401  (registers)
+from devicebulk_worker.operations import plan as _plan  # noqa: F401  (registers)
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
+from devicebulk_worker.operations import username as _username  # noqa: F401  (registers)
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
 
@@ -245,7 +251,8 @@ class DeviceChangeHandler:
                     continue
                 dc.attempts += 1
                 resumed = status is c.DeviceChangeStatus.PROCESSING or (
-                    status is c.DeviceChangeStatus.RETRY and dc.error_code in UNKNOWN_OUTCOME
+                    status in (c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.QUEUED)
+                    and dc.error_code in UNKNOWN_OUTCOME
                 )
                 dc.status = c.DeviceChangeStatus.PROCESSING.value
                 entries.append(

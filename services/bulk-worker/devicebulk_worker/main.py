@@ -22,6 +22,7 @@ from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
+from devicebulk_worker.operations import username as username_op
 from devicebulk_worker.retry import RetryPolicy
 from devicebulk_worker.settings import WorkerSettings
 from devicebulk_worker.watchdog import CallbackWatchdog
@@ -51,6 +52,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         port=settings.worker_health_port,
         checks=[database_check(engine), broker],
     )
+    username_op.configure(settings.worker_username_custom_field)
     key = settings.credentials_key.get_secret_value()
     adapters = AdapterPool(
         credentials_key=key,

@@ -1,11 +1,19 @@
 """An attempt that was interrupted (the process died, or its outcome could not be recorded)
 may already have reached the carrier. Before repeating it, ask the carrier for the device's
-state: if the operation already took effect, or is in flight, do not send it again."""
+state: if the operation already took effect, or is in flight, do not send it again.
+
+Most operations show in the device's state (``DONE``, ``PENDING``). A plan change shows in
+the device's service plan and a deletion in the device being gone (``SHOWN_DONE``). The rest
+are repeated: a custom field, cost center or place of use sent twice is the same change, and an
+identifier change is sent for the device as the carrier knows it now (its ICCID and IMEI).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from devicebulk_common import operations as ops
 from devicebulk_common.carriers import CarrierAdapter, CarrierDevice, CarrierError
 from devicebulk_worker.operations import Job
 
@@ -20,6 +28,24 @@ DONE: dict[str, frozenset[str]] = {
 PENDING: dict[str, frozenset[str]] = {"activate": frozenset({"pending activation"})}
 
 
+def _plan_is_the_target(job: Job, device: CarrierDevice | None) -> str | None:
+    plan = job.params.get("service_plan")
+    if device is not None and plan and device.service_plan == plan:
+        return f"carrier already shows the device on plan {plan}"
+    return None
+
+
+def _gone(job: Job, device: CarrierDevice | None) -> str | None:
+    return "carrier no longer lists the device" if device is None else None
+
+
+# Other signs that an operation took effect: a note saying so, or None.
+SHOWN_DONE: dict[str, Callable[[Job, CarrierDevice | None], str | None]] = {
+    ops.CHANGE_PLAN: _plan_is_the_target,
+    ops.DELETE: _gone,
+}
+
+
 @dataclass(frozen=True)
 class CarrierView:
     verdict: str  # "done", "pending" or "not-done"
@@ -28,15 +54,21 @@ class CarrierView:
 
 
 async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
-    if job.op not in DONE:
+    if job.op not in DONE and job.op not in SHOWN_DONE:
         return CarrierView("not-done", None, f"no state check for {job.op}; repeating it")
     try:
         found = [d async for d in adapter.list_devices(device=job.device)]
     except CarrierError as exc:
         return CarrierView("not-done", None, f"device list failed ({exc.code}); repeating")
-    if not found:
+    device = found[0] if found else None
+    if job.op in SHOWN_DONE:
+        note = SHOWN_DONE[job.op](job, device)
+        if note is not None:
+            return CarrierView("done", device, note)
+        state = f"shows the device {device.state}" if device else "does not list the device"
+        return CarrierView("not-done", device, f"carrier {state}")
+    if device is None:
         return CarrierView("not-done", None, "carrier does not list the device")
-    device = found[0]
     state = device.state.lower()
     if state in DONE[job.op]:
         return CarrierView("done", device, f"carrier already shows the device {state}")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from devicebulk_common.settings import CommonSettings
 
 
@@ -34,3 +36,7 @@ class WorkerSettings(CommonSettings):
     worker_callback_timeout_s: float = 900.0
     worker_callback_give_up_s: float = 86_400.0
     worker_watchdog_interval_s: float = 60.0
+    # EditUsername: ThingSpace has no username field; the username goes into this custom field.
+    worker_username_custom_field: Literal[
+        "CustomField1", "CustomField2", "CustomField3", "CustomField4", "CustomField5"
+    ] = "CustomField1"

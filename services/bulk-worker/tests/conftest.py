@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from change_helpers import CallbackSink
+from starlette.applications import Starlette
+from starlette.routing import Route
 from worker_helpers import credentials
 
 from devicebulk_common.models import Device, ServiceProvider, Tenant
@@ -79,3 +82,25 @@ async def handler(sessionmaker, credentials_key) -> AsyncIterator[DeviceChangeHa
     adapters = AdapterPool(credentials_key=credentials_key, timeout_s=5.0)
     yield DeviceChangeHandler(sessionmaker, adapters)
     await adapters.aclose()
+
+
+@pytest.fixture(scope="session")
+async def callback_sink(sessionmaker) -> AsyncIterator[CallbackSink]:
+    """Stores and reconciles what the simulator sends back, as the callback-receiver does."""
+    sink = CallbackSink(sessionmaker)
+    app = Starlette(routes=[Route("/cb/{provider}", sink.endpoint, methods=["POST"])])
+    async with serve(app) as url:
+        sink.url = url
+        yield sink
+
+
+@pytest.fixture
+async def listening(world, carrier, callback_sink) -> CallbackSink:
+    """The world's simulator account sends its callbacks to the sink."""
+    account = {
+        "accountName": carrier.account,
+        **credentials(carrier.account),
+        "callback": {"url": f"{callback_sink.url}/cb/{world.provider.id}"},
+    }
+    (await carrier.http.post("/_sim/accounts", json=account)).raise_for_status()
+    return callback_sink

@@ -63,9 +63,9 @@ def _devices(ctx: M2MContext, body: dict[str, Any], key: str = "devices") -> lis
     return validation.devices(body, key, ctx.sim.config.max_devices_per_request)
 
 
-def _place_of_use(raw: Any) -> None:
+def _place_of_use(raw: Any) -> dict[str, Any] | None:
     if raw is None:
-        return
+        return None
     address = raw.get("address") if isinstance(raw, dict) else None
     name = raw.get("customerName") if isinstance(raw, dict) else None
     if not isinstance(address, dict) or not isinstance(name, dict):
@@ -74,6 +74,7 @@ def _place_of_use(raw: Any) -> None:
     missing += [k for k in PLACE_NAME_KEYS if not name.get(k)]
     if missing:
         raise invalid("PrimaryPlaceOfUse.Invalid", f"Missing: {', '.join(missing)}.")
+    return {"address": dict(address), "customerName": dict(name)}
 
 
 @router.post("/devices/actions/activate")
@@ -88,8 +89,23 @@ async def activate(request: Request, ctx: M2MContext = Depends(m2m_context)) -> 
     }
     if body.get("costCenterCode") is not None:
         params["costCenterCode"] = validation.cost_center(body["costCenterCode"])
-    _place_of_use(body.get("primaryPlaceOfUse"))
+    place = _place_of_use(body.get("primaryPlaceOfUse"))
+    if place is not None:
+        params["primaryPlaceOfUse"] = place
     return await submit(ctx, account, "activate", devices, params)
+
+
+@router.put("/devices/actions/contactInfo")
+async def update_contact_info(request: Request, ctx: M2MContext = Depends(m2m_context)) -> dict:
+    """Replace the devices' primary place of use (Verizon's "Update Devices Contact
+    Information"; not in our API notes, so its details are our best reading)."""
+    body = await validation.read_json(request)
+    account = resolve_account(ctx, body.get("accountName"))
+    devices = _devices(ctx, body)
+    place = _place_of_use(body.get("primaryPlaceOfUse"))
+    if place is None:
+        raise invalid("PrimaryPlaceOfUse.Missing", "primaryPlaceOfUse is required.")
+    return await submit(ctx, account, "contactInfo", devices, {"primaryPlaceOfUse": place})
 
 
 @router.post("/devices/actions/suspend")

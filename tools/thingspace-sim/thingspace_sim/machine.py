@@ -36,6 +36,7 @@ RESPONSE_KEYS = {
     "deviceId": "changeIdentifierResponse",
     "customFields": "customFieldsUpdateResponse",
     "costCenter": "costCenterResponse",
+    "contactInfo": "contactInfoResponse",
 }
 STATUS_ACTIONS = ("activate", "suspend", "restore", "deactivate")
 
@@ -89,6 +90,8 @@ def _check(config: SimConfig, state: SimState, job: Job, device: Device) -> Faul
         if now_state != ACTIVE:
             return wrong
         return _identifier_in_use(state, device, job.params)
+    if action == "contactInfo":
+        return None if now_state in (ACTIVE, SUSPEND) else wrong
     return None
 
 
@@ -153,6 +156,8 @@ def _activate(state: SimState, device: Device, params: dict[str, Any]) -> dict[s
     device.custom_fields.update(params.get("customFields") or {})
     if params.get("costCenterCode"):
         device.cost_center = params["costCenterCode"]
+    if params.get("primaryPlaceOfUse"):
+        device.place_of_use = params["primaryPlaceOfUse"]
     state.assign_mdn(device)
     return {"deviceIds": device.ids()}
 
@@ -192,6 +197,11 @@ def _cost_center(state: SimState, device: Device, params: dict[str, Any]) -> dic
     return {"deviceIds": device.ids(), "costCenterCode": device.cost_center}
 
 
+def _contact_info(state: SimState, device: Device, params: dict[str, Any]) -> dict[str, Any]:
+    device.place_of_use = params["primaryPlaceOfUse"]
+    return {"deviceIds": device.ids(), "primaryPlaceOfUse": device.place_of_use}
+
+
 _EFFECTS = {
     "activate": _activate,
     "suspend": _state_to(SUSPEND),
@@ -201,4 +211,5 @@ _EFFECTS = {
     "deviceId": _device_id,
     "customFields": _custom_fields,
     "costCenter": _cost_center,
+    "contactInfo": _contact_info,
 }

@@ -56,6 +56,8 @@ class DeviceSeed(BaseModel):
     connected: bool = False
     lastActivationDate: datetime | None = None
     lastConnectionDate: datetime | None = None
+    # Plan changes already made this month (the carrier allows a few a month).
+    planChangesThisMonth: int = Field(default=0, ge=0)
 
 
 class DevicesSeed(BaseModel):
@@ -116,6 +118,8 @@ def put_devices(state: SimState, account_name: str, seeds: list[DeviceSeed]) -> 
             last_activation_date=seed.lastActivationDate,
             last_connection_date=seed.lastConnectionDate,
         )
+        if seed.planChangesThisMonth:
+            device.plan_changes[utcnow().strftime("%Y-%m")] = seed.planChangesThisMonth
         state.put_device(device)
         if device.state == ACTIVE:
             if device.mdn is None:

@@ -73,6 +73,7 @@ class Device:
     mdn: str | None = None
     custom_fields: dict[str, str] = field(default_factory=dict)
     cost_center: str | None = None
+    place_of_use: dict[str, Any] | None = None
     connected: bool = False
     last_activation_date: datetime | None = None
     last_connection_date: datetime | None = None
@@ -124,6 +125,7 @@ class Device:
             "state": self.state,
             "servicePlan": self.service_plan,
             "planChanges": dict(self.plan_changes),
+            "primaryPlaceOfUse": self.place_of_use,
         }
 
 

@@ -171,6 +171,10 @@ class CarrierAdapter(Protocol):
         self, devices: Sequence[DeviceRef], fields: Mapping[str, str]
     ) -> AsyncRequestAccepted: ...
 
+    async def update_place_of_use(
+        self, devices: Sequence[DeviceRef], place_of_use: PlaceOfUse
+    ) -> AsyncRequestAccepted: ...
+
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
     ) -> AsyncRequestAccepted: ...

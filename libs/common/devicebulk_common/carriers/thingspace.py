@@ -38,6 +38,11 @@ from .transport import CarrierTransport, Serializer, compact_json, malformed
 log = structlog.get_logger(__name__)
 
 M2M = "/m2m/v1"
+# UNCONFIRMED: our API notes name no call that updates an active device's primary place of use.
+# Verizon's SDK documents "Update Devices Contact Information", PUT /devices/actions/contactInfo
+# with `devices`, `accountName` and `primaryPlaceOfUse`, answered with a requestId and a
+# CarrierService callback; that is what we send (the path is configurable).
+PLACE_OF_USE_PATH = "/devices/actions/contactInfo"
 
 
 class ThingSpaceAdapter:
@@ -65,6 +70,7 @@ class ThingSpaceAdapter:
         session_idle_s: float = 15 * 60.0,
         refusal_hold_s: float = 15 * 60.0,
         change_identifier_service_type: str = "4G",
+        place_of_use_path: str = PLACE_OF_USE_PATH,
         logout_on_close: bool = False,
         serialize: Serializer | None = None,
         clock: Callable[[], float] = time.time,
@@ -73,6 +79,7 @@ class ThingSpaceAdapter:
         self._pacer = pacer
         self._account_name = account_name
         self._service_type = change_identifier_service_type
+        self._place_of_use_path = place_of_use_path
         self._logout_on_close = logout_on_close
         self._transport = CarrierTransport(http, base_url, serialize=serialize or compact_json)
         self._auth = ThingSpaceAuth(
@@ -240,6 +247,15 @@ class ThingSpaceAdapter:
         return await self._async_action(
             "update_custom_fields", "PUT", "/devices/actions/customFields", body
         )
+
+    async def update_place_of_use(
+        self, devices: Sequence[DeviceRef], place_of_use: PlaceOfUse
+    ) -> AsyncRequestAccepted:
+        """Replace the devices' primary place of use (UNCONFIRMED call: see PLACE_OF_USE_PATH)."""
+        body = self._with_account(
+            {"devices": devices_body(devices), "primaryPlaceOfUse": place_of_use_body(place_of_use)}
+        )
+        return await self._async_action("update_place_of_use", "PUT", self._place_of_use_path, body)
 
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None

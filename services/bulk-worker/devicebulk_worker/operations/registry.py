@@ -20,6 +20,7 @@ from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     CarrierAdapter,
     DeviceRef,
+    PermanentCarrierError,
     SyncActionResult,
 )
 from devicebulk_common.models import BulkChange, Device, DeviceChange
@@ -97,10 +98,27 @@ def operation(
     for two device changes to share one request (``None``: never shared)."""
 
     def register(fn: CarrierCall) -> CarrierCall:
-        OPERATIONS[name] = Operation(name, fn, key, max_devices, sync_effect)
+        OPERATIONS[name] = Operation(name, _refusing_invalid(fn), key, max_devices, sync_effect)
         return fn
 
     return register
+
+
+INVALID_REQUEST = "Request.Invalid"
+
+
+def _refusing_invalid(fn: CarrierCall) -> CarrierCall:
+    """The adapter refuses invalid arguments (a custom field over 50 characters, ...) with
+    ValueError before sending anything: that is a permanent failure of the device change, not
+    a crash that would leave it Processing."""
+
+    async def call(adapter: CarrierAdapter, jobs: Sequence[Job]) -> Outcome:
+        try:
+            return await fn(adapter, jobs)
+        except ValueError as exc:
+            raise PermanentCarrierError(str(exc), code=INVALID_REQUEST) from exc
+
+    return call
 
 
 def local_operation(name: str) -> Callable[[LocalCall], LocalCall]:
