@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 CONTRACT_VERSION = 1
 
@@ -137,3 +137,6 @@ class BulkChangeCompleted(_Message):
     bulk_change_id: uuid.UUID
     status: BulkChangeStatus
     completed_at: datetime
+    # Which completion this is: 2 once the failed devices of a processed bulk change were retried
+    # and it completed again. Absent in older events, which were all first completions.
+    completion_seq: int = Field(default=1, ge=1)

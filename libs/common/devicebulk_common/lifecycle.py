@@ -57,9 +57,10 @@ _DECREMENT = text(
 )
 _COMPLETE = text(
     """
-    UPDATE bulk_change SET status = 'PROCESSED', processed_at = now()
+    UPDATE bulk_change
+    SET status = 'PROCESSED', processed_at = now(), completion_seq = completion_seq + 1
     WHERE id = :id AND status IN ('NEW', 'PROCESSING') AND remaining_count = 0
-    RETURNING processed_at
+    RETURNING processed_at, completion_seq
     """
 )
 
@@ -173,11 +174,20 @@ async def count_terminal(session: AsyncSession, bulk_change_id: uuid.UUID, n: in
 
 
 async def complete_bulk_change(session: AsyncSession, bulk_change_id: uuid.UUID) -> bool:
-    """``PROCESSED`` once, and the completion event with it (published after commit)."""
-    processed_at = (await session.execute(_COMPLETE, {"id": bulk_change_id})).scalar()
-    if processed_at is None:
+    """``PROCESSED`` once, and the completion event with it (published after commit).
+
+    Once per round: a retry of the failed devices makes it ``PROCESSING`` again, and the next
+    completion is counted (``completion_seq``) and announced as such."""
+    row = (await session.execute(_COMPLETE, {"id": bulk_change_id})).first()
+    if row is None:
         return False
-    emit_completed(session, bulk_change_id, c.BulkChangeStatus.PROCESSED, processed_at)
+    emit_completed(
+        session,
+        bulk_change_id,
+        c.BulkChangeStatus.PROCESSED,
+        row.processed_at,
+        completion_seq=row.completion_seq,
+    )
     await notify_outbox(session)
     return True
 
@@ -187,12 +197,17 @@ def emit_completed(
     bulk_change_id: uuid.UUID,
     status: c.BulkChangeStatus,
     at: datetime | None = None,
+    *,
+    completion_seq: int = 1,
 ) -> None:
+    """Write ``bulk_change.completed`` to the outbox. ``completion_seq`` is the bulk change's
+    (incremented by the transition that completed it): the notifier sends one email for each."""
     event = c.BulkChangeCompleted(
         bulk_change_id=bulk_change_id,
         status=status,
         completed_at=at or datetime.now(UTC),
         correlation_id=str(bulk_change_id),
+        completion_seq=completion_seq,
     )
     session.add(
         OutboxMessage(

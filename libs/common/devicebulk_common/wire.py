@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class PortalModel(BaseModel):
@@ -68,6 +69,8 @@ class JasperStatusParams(PortalModel):
 
 
 class StatusUpdatePayload(PortalModel):
+    """ChangeType 3."""
+
     TargetStatus: str = Field(
         description="Active, Suspend, Restore, Deactive or Inventory (add to the carrier's "
         "inventory as preactive)."
@@ -76,16 +79,102 @@ class StatusUpdatePayload(PortalModel):
     JasperStatusUpdate: JasperStatusParams | None = None
 
 
+def _id_text(value: object) -> object:
+    """The portal sends some ids as numbers and some as strings; keep them as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class RevServicePayload(PortalModel):
+    """ChangeType 1: assign the devices to a Rev customer (database only)."""
+
+    RevCustomerId: Annotated[str, BeforeValidator(_id_text)] = Field(
+        min_length=1, max_length=50, description="The Rev customer, one of the tenant's."
+    )
+    CreateRevService: bool = Field(
+        default=False, description="Also open a Rev service for each device."
+    )
+
+
+class CustomerRatePlanPayload(PortalModel):
+    """ChangeType 4: the tenant's own rate plan, pool and allocation (database only)."""
+
+    CustomerRatePlanId: int | None = Field(default=None, description="One of the tenant's plans.")
+    CustomerRatePoolId: int | None = Field(default=None, description="One of the tenant's pools.")
+    DataAllocationMB: int | None = Field(default=None, description="Data allocation in MB.")
+
+
+class UsernamePayload(PortalModel):
+    """ChangeType 6: the username (a ThingSpace custom field) and the cost center."""
+
+    NewUsername: str | None = Field(
+        default=None, description="Up to 50 characters (ThingSpace's custom field limit)."
+    )
+    CostCenter: str | None = Field(default=None, description="Up to 36 characters.")
+
+
+class CarrierRatePlanPayload(PortalModel):
+    """ChangeType 7: the carrier's service plan."""
+
+    CarrierRatePlan: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The new service plan's code, one of the provider's active plans.",
+    )
+
+
+class IdentifierChange(PortalModel):
+    """ChangeType 8: one device's old → new identifier pair.
+
+    The device is found by ``OldICCID`` (or, without one, by ``OldIMEI``). An ICCID change
+    needs ``NewICCID``; an IMEI change needs ``OldIMEI`` and ``NewIMEI``.
+    """
+
+    IdentifierType: Literal["ICCID", "IMEI"] = Field(description="Which identifier changes.")
+    OldICCID: str | None = Field(default=None, max_length=40)
+    NewICCID: str | None = Field(default=None, max_length=40)
+    OldIMEI: str | None = Field(default=None, max_length=40)
+    NewIMEI: str | None = Field(default=None, max_length=40)
+    AddCustomerRatePlan: bool = Field(
+        default=False, description="Also put the device on `CustomerRatePlanId`."
+    )
+    CustomerRatePlanId: int | None = Field(
+        default=None, description="One of the tenant's active plans; with AddCustomerRatePlan."
+    )
+
+    @property
+    def device_key(self) -> str:
+        """How the device is named: its old ICCID, else its old IMEI, else empty."""
+        return self.OldICCID or self.OldIMEI or ""
+
+
 class BulkChangeRequest(PortalModel):
     OverrideValidation: bool = Field(
-        default=False, description="Skip the checks the portal lets an operator override."
+        default=False,
+        description="Skip the checks the portal lets an operator override (archival: recent "
+        "usage and an active Rev service).",
     )
-    Devices: list[str] = Field(
-        default_factory=list, description="ICCIDs of the devices to change (1 to 100,000)."
+    Devices: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list,
+        description="ICCIDs of the devices to change (1 to 100,000). ChangeType 8 names its "
+        "devices in `IdentifierChanges` and may leave this out.",
     )
     ServiceProviderId: int = Field(description="The portal's id of the carrier account.")
-    ChangeType: int = Field(description="What to change; see the table above.")
-    StatusUpdate: StatusUpdatePayload | None = None
+    ChangeType: int = Field(
+        description="1 CustomerAssignment, 3 StatusUpdate, 4 CustomerRatePlanChange, 5 Archival, "
+        "6 EditUsername, 7 CarrierRatePlanChange, 8 ChangeICCIDorIMEI, 9 DeviceDeletion."
+    )
+    StatusUpdate: StatusUpdatePayload | None = Field(default=None, description="ChangeType 3.")
+    RevService: RevServicePayload | None = Field(default=None, description="ChangeType 1.")
+    CustomerRatePlanUpdate: CustomerRatePlanPayload | None = Field(
+        default=None, description="ChangeType 4."
+    )
+    Username: UsernamePayload | None = Field(default=None, description="ChangeType 6.")
+    CarrierRatePlanUpdate: CarrierRatePlanPayload | None = Field(
+        default=None, description="ChangeType 7."
+    )
+    IdentifierChanges: list[IdentifierChange] | None = Field(
+        default=None, description="ChangeType 8: one old → new pair per device."
+    )
 
 
 # ---- responses ----------------------------------------------------------------------------------
@@ -93,10 +182,44 @@ class BulkChangeRequest(PortalModel):
 
 class BulkChangeAccepted(PortalModel):
     BulkChangeId: uuid.UUID
-    Status: str
+    Status: str = Field(
+        description="NEW (devices queued), PROCESSED (no device passed validation: nothing to "
+        "run) or ERROR (it cannot run at all; see ErrorReason)."
+    )
     DeviceCount: int
     QueuedCount: int
     ValidationFailedCount: int
+    CancelledCount: int = Field(
+        default=0, description="Valid devices that will not run because the change cannot."
+    )
+    ErrorReason: str | None = None
+
+
+class DeviceVerdict(PortalModel):
+    """What validation decided for one device (the dry run's answer)."""
+
+    ICCID: str
+    Ok: bool
+    Operation: str | None = Field(
+        default=None, description="What would run for it (e.g. activate, change_plan)."
+    )
+    Error: str | None = Field(default=None, description="Why it would not run.")
+
+
+class ValidationReport(PortalModel):
+    """The dry run: the verdicts a submit would store, with nothing stored."""
+
+    ServiceProviderId: int
+    ChangeType: int
+    DeviceCount: int
+    OkCount: int
+    FailedCount: int
+    ErrorReason: str | None = Field(
+        default=None,
+        description="Set when the change as a whole could not run (e.g. the provider's writes "
+        "are disabled): a submit would be stored as ERROR and its valid devices Cancelled.",
+    )
+    Devices: list[DeviceVerdict]
 
 
 class ProgressView(PortalModel):

@@ -12,6 +12,8 @@ from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.web import health_router
 from devicebulk_intake import errors
 from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
+from devicebulk_intake.bulk_changes.submit_router import router as submit_router
+from devicebulk_intake.operator.router import router as operator_router
 from devicebulk_intake.settings import IntakeSettings
 
 REQUESTS = Counter("intake_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -54,7 +56,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.log = structlog.get_logger("devicebulk_intake")
     errors.install(app)
     app.include_router(health_router())
+    app.include_router(submit_router)
     app.include_router(bulk_changes_router)
+    app.include_router(operator_router)
 
     @app.middleware("http")
     async def observe(

@@ -120,3 +120,47 @@ def install(app: FastAPI) -> None:
         return problem_response(
             500, "internal", "Internal error", "Something went wrong on our side.", request
         )
+
+
+# ---- the operator's views (devicebulk_intake.operator) ------------------------------------------
+
+
+class InvalidCursor(Unprocessable):
+    status, slug, title = 422, "invalid-cursor", "Invalid cursor"
+
+
+class InvalidState(ProblemError):
+    """The bulk change's state does not allow the action (retry, cancel); ``type`` says why."""
+
+    status, slug, title = 409, "invalid-state", "Not possible in the bulk change's state"
+
+
+class NotFinished(InvalidState):
+    slug, title = "bulk-change-not-finished", "The bulk change has not finished"
+
+
+class NoFailedDevices(InvalidState):
+    slug, title = "no-failed-devices", "The bulk change has no failed devices"
+
+
+class AlreadyFinished(InvalidState):
+    slug, title = "bulk-change-finished", "The bulk change has already finished"
+
+
+# ---- every change type: idempotent submits and CSV uploads (devicebulk_intake.bulk_changes) ----
+
+
+class IdempotencyKeyReused(ProblemError):
+    """The ``Idempotency-Key`` was used before, by this tenant, with another request."""
+
+    status, slug, title = 409, "idempotency-key-reused", "Idempotency key used for another request"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class InvalidCsv(ProblemError):
+    """A CSV upload with rows that cannot be read; ``errors`` lists them by line number."""
+
+    status, slug, title = 422, "invalid-csv", "Invalid CSV"

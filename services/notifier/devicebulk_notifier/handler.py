@@ -1,5 +1,7 @@
-"""Handles ``bulk_change.completed``: one email per completed bulk change, however many times
-the event is delivered (DESIGN.md §5, "Completion exactly once").
+"""Handles ``bulk_change.completed``: one email per completion of a bulk change, however many
+times the event is delivered (DESIGN.md §5, "Completion exactly once"). A bulk change whose
+failed devices were retried completes again (its ``completion_seq`` grows): that completion is a
+new one and gets its own email.
 
 Everything happens in one transaction: the ``notification_sent`` row is inserted first
 (``ON CONFLICT DO NOTHING``), the email is sent while that row is held, then the transaction
@@ -45,13 +47,26 @@ def choose_recipient(target: Target, default: str | None) -> str | None:
 
 
 async def claim(
-    session: AsyncSession, bulk_change_id: uuid.UUID, *, recipient: str, message_id: str
+    session: AsyncSession,
+    bulk_change_id: uuid.UUID,
+    *,
+    recipient: str,
+    message_id: str,
+    completion_seq: int = 1,
 ) -> bool:
-    """Record the email as sent (in the open transaction); False if another delivery has."""
+    """Record the email of this completion as sent (in the open transaction); False if another
+    delivery has."""
     stmt = (
         insert(NotificationSent)
-        .values(bulk_change_id=bulk_change_id, recipient=recipient, message_id=message_id)
-        .on_conflict_do_nothing(index_elements=[NotificationSent.bulk_change_id])
+        .values(
+            bulk_change_id=bulk_change_id,
+            completion_seq=completion_seq,
+            recipient=recipient,
+            message_id=message_id,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[NotificationSent.bulk_change_id, NotificationSent.completion_seq]
+        )
         .returning(NotificationSent.bulk_change_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none() is not None
@@ -76,13 +91,19 @@ class CompletionHandler:
         await self.handle(event)
 
     async def handle(self, event: BulkChangeCompleted) -> Outcome:
-        with bound(bulk_change_id=str(event.bulk_change_id), correlation_id=event.correlation_id):
+        with bound(
+            bulk_change_id=str(event.bulk_change_id),
+            correlation_id=event.correlation_id,
+            completion_seq=event.completion_seq,
+        ):
             async with unit_of_work(self._sessionmaker) as session:
-                outcome = await self._handle(session, event.bulk_change_id)
+                outcome = await self._handle(session, event.bulk_change_id, event.completion_seq)
         metrics.NOTIFICATIONS.labels(outcome=outcome.value).inc()
         return outcome
 
-    async def _handle(self, session: AsyncSession, bulk_change_id: uuid.UUID) -> Outcome:
+    async def _handle(
+        self, session: AsyncSession, bulk_change_id: uuid.UUID, completion_seq: int
+    ) -> Outcome:
         target = await load_target(session, bulk_change_id)
         if target is None:
             raise MalformedMessage(f"bulk change {bulk_change_id} does not exist")
@@ -94,7 +115,13 @@ class CompletionHandler:
             )
             return Outcome.NO_RECIPIENT
         message_id = new_message_id(self._mail_from)
-        if not await claim(session, bulk_change_id, recipient=recipient, message_id=message_id):
+        if not await claim(
+            session,
+            bulk_change_id,
+            recipient=recipient,
+            message_id=message_id,
+            completion_seq=completion_seq,
+        ):
             log.info("completion email already sent; nothing to do")
             return Outcome.ALREADY_SENT
         report = await build_report(session, target.bulk_change)

@@ -47,6 +47,10 @@ class BulkChange(Base):
     error_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How many times it reached PROCESSED: 1 after the first completion, 2 after a retry of its
+    # failed devices completed, ... Carried in ``bulk_change.completed`` so the notifier sends
+    # one email per completion.
+    completion_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class DeviceChange(Base):
@@ -90,9 +94,11 @@ class DeviceChangeLog(Base):
     """The append-only audit trail: every step, with the carrier's request and response."""
 
     __tablename__ = "device_change_log"
+    # A bulk change's trail in the order it was written, page by page (keyset on id).
+    __table_args__ = (Index("ix_device_change_log_bulk_id", "bulk_change_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    bulk_change_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    bulk_change_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     device_change_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     step: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(60))
@@ -146,12 +152,18 @@ class OutboxMessage(Base):
 
 
 class NotificationSent(Base):
-    """One row per completion email sent: a second delivery of the event finds it and stops."""
+    """One row per completion email sent: a second delivery of the event finds it and stops.
+
+    Keyed by the completion (``bulk_change.completion_seq``): a bulk change whose failed devices
+    were retried completes again, and that completion gets its own email."""
 
     __tablename__ = "notification_sent"
 
     bulk_change_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("bulk_change.id"), primary_key=True
+    )
+    completion_seq: Mapped[int] = mapped_column(
+        Integer, primary_key=True, default=1, server_default=text("1")
     )
     recipient: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(300))

@@ -65,7 +65,10 @@ async def device_changes_page(
     status: c.DeviceChangeStatus | None,
     cursor: int | None,
     limit: int,
+    iccid: str | None = None,
+    error_code: str | None = None,
 ) -> DeviceChangePage:
+    """Filters combine; each narrows the bulk change's rows (``ix_device_change_bulk_id``)."""
     await get_bulk_change(session, tenant_id, bulk_id)
     query = (
         select(DeviceChange, Device.msisdn)
@@ -76,6 +79,10 @@ async def device_changes_page(
     )
     if status is not None:
         query = query.where(DeviceChange.status == status.value)
+    if iccid is not None:
+        query = query.where(DeviceChange.iccid == iccid)
+    if error_code is not None:
+        query = query.where(DeviceChange.error_code == error_code)
     if cursor is not None:
         query = query.where(DeviceChange.id > cursor)
     rows = (await session.execute(query)).all()

@@ -1,67 +1,38 @@
+"""Reading bulk changes: one with its progress, and its devices page by page. (Submitting
+is in ``submit_router``.)"""
+
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common.contracts import DeviceChangeStatus
-from devicebulk_common.db.engine import unit_of_work
-from devicebulk_common.logging import bound
-from devicebulk_common.wire import (
-    BulkChangeAccepted,
-    BulkChangeRequest,
-    BulkChangeView,
-    DeviceChangePage,
-)
-from devicebulk_intake.bulk_changes import queries, service
-from devicebulk_intake.bulk_changes.examples import SUBMIT_DESCRIPTION, SUBMIT_EXAMPLES
+from devicebulk_common.wire import BulkChangeView, DeviceChangePage
+from devicebulk_intake.bulk_changes import queries
 from devicebulk_intake.deps import get_session
 from devicebulk_intake.errors import (
+    InvalidCursor,
     NotFound,
-    PayloadTooLarge,
     Unauthenticated,
-    Unprocessable,
-    UnsupportedChangeType,
     responses,
 )
-from devicebulk_intake.tenancy import CurrentTenant, CurrentUser
+from devicebulk_intake.tenancy import CurrentTenant
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=BulkChangeAccepted,
-    summary="Submit a bulk change",
-    description=SUBMIT_DESCRIPTION,
-    responses=responses(Unauthenticated, Unprocessable, UnsupportedChangeType, PayloadTooLarge),
-)
-async def submit_bulk_change(
-    request: Request,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-    body: Annotated[BulkChangeRequest, Body(openapi_examples=SUBMIT_EXAMPLES)],
-) -> BulkChangeAccepted:
-    async with unit_of_work(request.app.state.sessionmaker) as session:
-        accepted = await service.submit(
-            session, tenant, user, body, max_devices=request.app.state.settings.intake_max_devices
-        )
-    with bound(bulk_change_id=str(accepted.BulkChangeId)):
-        request.app.state.log.info(
-            "bulk change accepted", devices=accepted.DeviceCount, queued=accepted.QueuedCount
-        )
-    return accepted
-
-
 @router.get(
     "/{bulk_change_id}",
     response_model=BulkChangeView,
     summary="A bulk change: status, counts by device status, progress",
+    description="Status is NEW until its first device is sent, PROCESSING while devices run, "
+    "PROCESSED once every device change has ended (Counts say how), ERROR if it could not run "
+    "at all. Another tenant's bulk change is a `404`.",
     responses=responses(Unauthenticated, NotFound),
 )
 async def get_bulk_change(
@@ -74,7 +45,10 @@ async def get_bulk_change(
     "/{bulk_change_id}/devices",
     response_model=DeviceChangePage,
     summary="The devices of a bulk change, page by page",
-    responses=responses(Unauthenticated, NotFound),
+    description="Each device's result, in the order the devices were submitted. Filter by "
+    "status, ICCID and error code (any combination); pages follow `NextCursor`. A device's "
+    "steps are at `/devices/{DeviceChangeId}/audit`.",
+    responses=responses(Unauthenticated, NotFound, InvalidCursor),
 )
 async def list_device_changes(
     bulk_change_id: uuid.UUID,
@@ -83,14 +57,28 @@ async def list_device_changes(
     status_filter: Annotated[
         DeviceChangeStatus | None, Query(alias="status", description="Only this status.")
     ] = None,
+    iccid: Annotated[
+        str | None, Query(max_length=40, description="Only this ICCID, as it was submitted.")
+    ] = None,
+    error_code: Annotated[
+        str | None,
+        Query(max_length=200, description="Only this error code (the `ErrorCode` field)."),
+    ] = None,
     cursor: Annotated[str | None, Query(description="NextCursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeviceChangePage:
     after: int | None = None
     if cursor is not None:
         if not cursor.isdigit():
-            raise Unprocessable("cursor must be the NextCursor of a previous page.")
+            raise InvalidCursor("cursor must be the NextCursor of a previous page.")
         after = int(cursor)
     return await queries.device_changes_page(
-        session, tenant.id, bulk_change_id, status=status_filter, cursor=after, limit=limit
+        session,
+        tenant.id,
+        bulk_change_id,
+        status=status_filter,
+        iccid=iccid,
+        error_code=error_code,
+        cursor=after,
+        limit=limit,
     )

@@ -1,110 +1,60 @@
 """Submitting a bulk change: validate every device, store the bulk change and one row per
-device in one transaction, and wake the relay, which publishes from the committed rows."""
+device in one transaction, and wake the relay, which publishes from the committed rows.
+
+The dry run does the same reading and judging, and stores nothing."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.lifecycle import complete_bulk_change
-from devicebulk_common.models import BulkChange, Device, ServiceProvider, Tenant
-from devicebulk_common.outbox.relay import notify_outbox
-from devicebulk_common.wire import BulkChangeAccepted, BulkChangeRequest
-from devicebulk_intake.bulk_changes.validation import (
-    DeviceSnapshot,
-    Verdict,
-    status_update_verdicts,
+from devicebulk_common.models import ServiceProvider, Tenant
+from devicebulk_common.wire import (
+    BulkChangeAccepted,
+    BulkChangeRequest,
+    DeviceVerdict,
+    ValidationReport,
 )
-from devicebulk_intake.errors import PayloadTooLarge, Unprocessable, UnsupportedChangeType
-
-SUPPORTED = {c.ChangeType.STATUS_UPDATE}
-
-_DEVICE_COLUMNS = (
-    "bulk_change_id",
-    "device_id",
-    "iccid",
-    "status",
-    "params",
-    "validation_error",
-    "attempts",
-    "completed_at",
+from devicebulk_intake.bulk_changes import idempotency, store
+from devicebulk_intake.bulk_changes.checks import (
+    CARRIER_CHANGE_TYPES,
+    SUPPORTED,
+    check_request,
+    writes_disabled_reason,
 )
+from devicebulk_intake.bulk_changes.validation import Verdict, validate
+
+__all__ = ["SUPPORTED", "Submitted", "dry_run", "submit"]
 
 
-def supported_names() -> str:
-    return ", ".join(f"{t.value} ({t.name})" for t in sorted(SUPPORTED))
+@dataclass(frozen=True)
+class Submitted:
+    answer: BulkChangeAccepted
+    replayed: bool  # the first answer to a repeated Idempotency-Key
 
 
-async def check_request(
-    session: AsyncSession, request: BulkChangeRequest, *, max_devices: int
-) -> tuple[c.ChangeType, ServiceProvider]:
-    """Whole-request checks: a problem here refuses the request (nothing is stored)."""
-    try:
-        change_type = c.ChangeType(request.ChangeType)
-    except ValueError:
-        raise UnsupportedChangeType(
-            f"ChangeType {request.ChangeType} does not exist; supported today: {supported_names()}."
-        ) from None
-    if change_type not in SUPPORTED:
-        raise UnsupportedChangeType(
-            f"ChangeType {change_type.value} ({change_type.name}) is not supported yet; "
-            f"supported today: {supported_names()}.",
-            supported=[t.value for t in sorted(SUPPORTED)],
-        )
-    if not request.Devices:
-        raise Unprocessable("Devices must list at least one ICCID.")
-    if len(request.Devices) > max_devices:
-        raise PayloadTooLarge(
-            f"{len(request.Devices)} devices in one bulk change; the limit is {max_devices}."
-        )
-    if request.StatusUpdate is None:
-        raise Unprocessable("ChangeType 3 needs a StatusUpdate object.")
-    try:
-        c.TargetStatus(request.StatusUpdate.TargetStatus)
-    except ValueError:
-        raise Unprocessable(
-            f"TargetStatus {request.StatusUpdate.TargetStatus!r} is not one of "
-            f"{', '.join(t.value for t in c.TargetStatus)}."
-        ) from None
-    provider = await session.get(ServiceProvider, request.ServiceProviderId)
-    if provider is None:
-        raise Unprocessable(f"ServiceProviderId {request.ServiceProviderId} does not exist.")
-    return change_type, provider
+def stored_request(request: BulkChangeRequest) -> dict[str, Any]:
+    """The request as the bulk change keeps it (and as a repeated key is compared with)."""
+    return request.model_dump(mode="json", exclude_none=True)
 
 
-async def load_devices(
-    session: AsyncSession, tenant_id: int, provider_id: int, iccids: Sequence[str]
-) -> dict[str, DeviceSnapshot]:
-    rows = await session.execute(
-        select(
-            Device.id,
-            Device.iccid,
-            Device.imei,
-            Device.status,
-            Device.carrier_rate_plan,
-            Device.is_deleted,
-        ).where(
-            Device.tenant_id == tenant_id,
-            Device.service_provider_id == provider_id,
-            Device.iccid.in_(list(set(iccids))),
-        )
-    )
-    return {r.iccid: DeviceSnapshot(*r) for r in rows}
+def cannot_run_reason(change_type: c.ChangeType, provider: ServiceProvider) -> str | None:
+    """Why the change cannot run at all, or None. Database-only change types always can."""
+    if change_type in CARRIER_CHANGE_TYPES and not provider.write_enabled:
+        return writes_disabled_reason(provider.id)
+    return None
 
 
-async def verdicts_for(
+async def assess(
     session: AsyncSession, tenant: Tenant, request: BulkChangeRequest, *, max_devices: int
-) -> list[Verdict]:
-    await check_request(session, request, max_devices=max_devices)
-    devices = await load_devices(session, tenant.id, request.ServiceProviderId, request.Devices)
-    return status_update_verdicts(request, devices)
+) -> tuple[c.ChangeType, list[Verdict], str | None]:
+    """The whole-request checks, then a verdict per device, and why it cannot run (if so)."""
+    change_type, provider = await check_request(session, request, max_devices=max_devices)
+    verdicts = await validate(session, tenant.id, request, change_type)
+    return change_type, verdicts, cannot_run_reason(change_type, provider)
 
 
 async def submit(
@@ -114,61 +64,52 @@ async def submit(
     request: BulkChangeRequest,
     *,
     max_devices: int,
-) -> BulkChangeAccepted:
-    change_type, _ = await check_request(session, request, max_devices=max_devices)
-    devices = await load_devices(session, tenant.id, request.ServiceProviderId, request.Devices)
-    verdicts = status_update_verdicts(request, devices)
-    queued = sum(v.ok for v in verdicts)
-    bulk = BulkChange(
-        id=uuid.uuid4(),
+    idempotency_key: str | None = None,
+) -> Submitted:
+    as_stored = stored_request(request)
+    if idempotency_key is not None:
+        first = await idempotency.find(session, tenant.id, idempotency_key)
+        if first is not None:
+            return Submitted(await idempotency.replay(session, first, as_stored), replayed=True)
+    change_type, verdicts, error_reason = await assess(
+        session, tenant, request, max_devices=max_devices
+    )
+    bulk_id = await store.insert_bulk_change(
+        session,
         tenant_id=tenant.id,
-        service_provider_id=request.ServiceProviderId,
-        change_type=change_type.value,
-        status=c.BulkChangeStatus.NEW.value,
-        request=request.model_dump(mode="json", exclude_none=True),
-        created_by=user,
-        notify_email=user,
-        device_count=len(verdicts),
-        remaining_count=queued,
+        provider_id=request.ServiceProviderId,
+        change_type=change_type,
+        request=as_stored,
+        user=user,
+        idempotency_key=idempotency_key,
+        verdicts=verdicts,
+        error_reason=error_reason,
     )
-    session.add(bulk)
-    await session.flush()
-    await _copy_device_changes(session, bulk.id, verdicts)
-    if queued:
-        await notify_outbox(session)
-    else:
-        await complete_bulk_change(session, bulk.id)
-    return BulkChangeAccepted(
-        BulkChangeId=bulk.id,
-        Status=c.BulkChangeStatus.NEW.value if queued else c.BulkChangeStatus.PROCESSED.value,
+    if bulk_id is None:  # a concurrent submit with the same key committed first
+        assert idempotency_key is not None
+        first = await idempotency.find(session, tenant.id, idempotency_key)
+        assert first is not None
+        return Submitted(await idempotency.replay(session, first, as_stored), replayed=True)
+    answer = await store.store_devices(session, bulk_id, verdicts, error_reason=error_reason)
+    return Submitted(answer, replayed=False)
+
+
+async def dry_run(
+    session: AsyncSession, tenant: Tenant, request: BulkChangeRequest, *, max_devices: int
+) -> ValidationReport:
+    """The verdicts a submit of ``request`` would store; nothing is written."""
+    change_type, verdicts, error_reason = await assess(
+        session, tenant, request, max_devices=max_devices
+    )
+    ok = sum(v.ok for v in verdicts)
+    return ValidationReport(
+        ServiceProviderId=request.ServiceProviderId,
+        ChangeType=change_type.value,
         DeviceCount=len(verdicts),
-        QueuedCount=queued,
-        ValidationFailedCount=len(verdicts) - queued,
+        OkCount=ok,
+        FailedCount=len(verdicts) - ok,
+        ErrorReason=error_reason,
+        Devices=[
+            DeviceVerdict(ICCID=v.iccid, Ok=v.ok, Operation=v.op, Error=v.error) for v in verdicts
+        ],
     )
-
-
-async def _copy_device_changes(
-    session: AsyncSession, bulk_change_id: uuid.UUID, verdicts: Sequence[Verdict]
-) -> None:
-    """COPY the device rows in: 100,000 rows in well under a second."""
-    now = datetime.now(UTC)
-    records: list[tuple[Any, ...]] = [
-        (
-            bulk_change_id,
-            v.device_id,
-            v.iccid,
-            c.DeviceChangeStatus.QUEUED.value
-            if v.ok
-            else c.DeviceChangeStatus.VALIDATION_FAILED.value,
-            json.dumps(v.params) if v.ok else None,
-            v.error,
-            0,
-            None if v.ok else now,
-        )
-        for v in verdicts
-    ]
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    await driver.copy_records_to_table("device_change", records=records, columns=_DEVICE_COLUMNS)

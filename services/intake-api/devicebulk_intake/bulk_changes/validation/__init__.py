@@ -1,0 +1,107 @@
+"""Per-device validation, following the portal's rules (DESIGN.md §3), one module a change type.
+
+Each device gets a :class:`Verdict`: the operation to run with its parameters (``params``, per
+``devicebulk_common.operations``) or the reason it cannot run. The rules are pure functions;
+:func:`validate` loads what they read in a few set-based queries (two or three whatever the
+number of devices) and applies them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devicebulk_common.contracts import ChangeType
+from devicebulk_common.models import CustomerRatePlan, CustomerRatePool, RevCustomer
+from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_intake.bulk_changes.validation import inventory
+from devicebulk_intake.bulk_changes.validation.archival import archival_rule, deletion_rule
+from devicebulk_intake.bulk_changes.validation.carrier_plan import carrier_plan_rule
+from devicebulk_intake.bulk_changes.validation.common import DeviceSnapshot, Rule, Verdict, judge
+from devicebulk_intake.bulk_changes.validation.customer import (
+    assign_customer_rule,
+    customer_plan_rule,
+)
+from devicebulk_intake.bulk_changes.validation.identifiers import (
+    IdentifierContext,
+    identifier_verdicts,
+    new_identifiers,
+    wanted_identifiers,
+)
+from devicebulk_intake.bulk_changes.validation.status import status_update_rule
+from devicebulk_intake.bulk_changes.validation.username import username_rule
+
+__all__ = ["DeviceSnapshot", "Verdict", "validate"]
+
+
+async def validate(
+    session: AsyncSession, tenant_id: int, request: BulkChangeRequest, change_type: ChangeType
+) -> list[Verdict]:
+    """One verdict per device of ``request`` (already checked as a whole), in order."""
+    provider_id = request.ServiceProviderId
+    if change_type is ChangeType.CHANGE_ICCID_OR_IMEI:
+        return await _identifier_changes(session, tenant_id, request)
+    rule: Rule
+    load = {"count_plan_changes": False, "rev_services": False}
+    match change_type:
+        case ChangeType.STATUS_UPDATE:
+            rule = status_update_rule(request)
+        case ChangeType.CUSTOMER_ASSIGNMENT:
+            assert request.RevService is not None
+            customers = await inventory.catalogue_states(
+                session, RevCustomer, tenant_id, [request.RevService.RevCustomerId]
+            )
+            rule = assign_customer_rule(request.RevService, customers)
+        case ChangeType.CUSTOMER_RATE_PLAN_CHANGE:
+            payload = request.CustomerRatePlanUpdate
+            assert payload is not None
+            plans = await inventory.catalogue_states(
+                session, CustomerRatePlan, tenant_id, _present(payload.CustomerRatePlanId)
+            )
+            pools = await inventory.catalogue_states(
+                session, CustomerRatePool, tenant_id, _present(payload.CustomerRatePoolId)
+            )
+            rule = customer_plan_rule(payload, plans, pools)
+        case ChangeType.ARCHIVAL:
+            load["rev_services"] = not request.OverrideValidation
+            rule = archival_rule(request.OverrideValidation)
+        case ChangeType.EDIT_USERNAME:
+            assert request.Username is not None
+            rule = username_rule(request.Username)
+        case ChangeType.CARRIER_RATE_PLAN_CHANGE:
+            assert request.CarrierRatePlanUpdate is not None
+            plan = request.CarrierRatePlanUpdate.CarrierRatePlan
+            state = await inventory.carrier_plan_state(session, provider_id, plan)
+            load["count_plan_changes"] = bool(state)
+            rule = carrier_plan_rule(plan, state, provider_id)
+        case ChangeType.DEVICE_DELETION:
+            rule = deletion_rule()
+        case _:  # pragma: no cover - every ChangeType is handled above
+            raise AssertionError(change_type)
+    devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices, **load)
+    return judge(request.Devices, devices, rule)
+
+
+def _present(value: int | None) -> list[int]:
+    return [] if value is None else [value]
+
+
+async def _identifier_changes(
+    session: AsyncSession, tenant_id: int, request: BulkChangeRequest
+) -> list[Verdict]:
+    pairs = request.IdentifierChanges or []
+    old_iccids, old_imeis = wanted_identifiers(pairs)
+    new_iccids, new_imeis = new_identifiers(pairs)
+    devices = await inventory.load_devices_by_identifiers(
+        session, tenant_id, request.ServiceProviderId, iccids=old_iccids, imeis=old_imeis
+    )
+    used_iccids, used_imeis = await inventory.identifiers_in_use(
+        session, iccids=new_iccids, imeis=new_imeis
+    )
+    plan_ids = {p.CustomerRatePlanId for p in pairs if p.AddCustomerRatePlan}
+    plans = await inventory.catalogue_states(
+        session, CustomerRatePlan, tenant_id, [i for i in plan_ids if i is not None]
+    )
+    ctx = IdentifierContext(
+        devices=devices, used_iccids=used_iccids, used_imeis=used_imeis, customer_plans=plans
+    )
+    return identifier_verdicts(pairs, ctx)

@@ -1,0 +1,76 @@
+"""ChangeType 3, StatusUpdate: activate (or only update the place of use of a device that is
+already active), suspend, restore, deactivate, add to the carrier's inventory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devicebulk_common import operations as ops
+from devicebulk_common.contracts import DeviceStatus, TargetStatus
+from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_intake.bulk_changes.validation.common import (
+    STATE_WORDS,
+    DeviceSnapshot,
+    Rule,
+    state_words,
+)
+
+# Target status → (carrier operation, device statuses it may start from).
+TRANSITIONS: dict[TargetStatus, tuple[str, frozenset[DeviceStatus]]] = {
+    TargetStatus.ACTIVE: (
+        ops.ACTIVATE,
+        frozenset({DeviceStatus.PREACTIVE, DeviceStatus.DEACTIVATED}),
+    ),
+    TargetStatus.SUSPEND: (ops.SUSPEND, frozenset({DeviceStatus.ACTIVE})),
+    TargetStatus.RESTORE: (ops.RESTORE, frozenset({DeviceStatus.SUSPENDED})),
+    TargetStatus.DEACTIVE: (
+        ops.DEACTIVATE,
+        frozenset({DeviceStatus.ACTIVE, DeviceStatus.SUSPENDED}),
+    ),
+    TargetStatus.INVENTORY: (ops.ADD, frozenset({DeviceStatus.NOT_PROVISIONED})),
+}
+
+ALREADY_ACTIVE = (
+    "device is already active (an activation that carries a PrimaryPlaceOfUse updates an "
+    "active device's place of use instead)"
+)
+
+
+def status_update_rule(request: BulkChangeRequest) -> Rule:
+    assert request.StatusUpdate is not None
+    target = TargetStatus(request.StatusUpdate.TargetStatus)
+    op, allowed_from = TRANSITIONS[target]
+    ts = request.StatusUpdate.ThingSpaceStatusUpdate
+    requested_plan = ts.ServicePlan if ts else None
+    has_place_of_use = ts is not None and ts.PrimaryPlaceOfUse is not None
+    zip_code = None
+    if ts is not None:
+        zip_code = ts.ZipCode or (
+            ts.PrimaryPlaceOfUse.Address.Zip if ts.PrimaryPlaceOfUse else None
+        )
+    needs = " or ".join(sorted(STATE_WORDS[s] for s in allowed_from))
+    # Shared by the devices that need nothing more (params are read-only).
+    plain = {"op": op}
+    update_place_of_use = {"op": ops.UPDATE_PLACE_OF_USE}
+    activations: dict[str, dict[str, Any]] = {}  # by service plan
+
+    def rule(device: DeviceSnapshot) -> dict[str, Any] | str:
+        if target is TargetStatus.ACTIVE and device.status == DeviceStatus.ACTIVE:
+            return update_place_of_use if has_place_of_use else ALREADY_ACTIVE
+        if device.status not in allowed_from:
+            return (
+                f"cannot {op} a device that is {state_words(device.status)} "
+                f"(target status {target.value} needs one that is {needs})"
+            )
+        if op != ops.ACTIVATE:
+            return plain
+        plan = requested_plan or device.carrier_rate_plan
+        if not plan:
+            return "activation needs a service plan (ThingSpaceStatusUpdate.ServicePlan)"
+        if not zip_code:
+            return "activation needs a ZIP code (ThingSpaceStatusUpdate.ZipCode)"
+        if (params := activations.get(plan)) is None:
+            params = activations[plan] = {"op": op, "service_plan": plan}
+        return params
+
+    return rule

@@ -1,0 +1,224 @@
+"""ChangeType 3 and the checks every change type makes, through the API on the real database:
+for each rule, a device that passes and one that fails."""
+
+from __future__ import annotations
+
+import pytest
+from intake_helpers import set_device, submit_and_read
+
+from devicebulk_common.contracts import DeviceStatus
+
+PLACE_OF_USE = {
+    "Address": {
+        "AddressLine1": "9868 Scranton Rd",
+        "City": "San Diego",
+        "State": "CA",
+        "Zip": "92121",
+        "Country": "USA",
+    },
+    "CustomerName": {"FirstName": "Ada", "LastName": "Field"},
+}
+
+
+def status_update(devices, provider, target, **thingspace):
+    body = {
+        "Devices": [d if isinstance(d, str) else d.iccid for d in devices],
+        "ServiceProviderId": provider.id,
+        "ChangeType": 3,
+        "StatusUpdate": {"TargetStatus": target},
+    }
+    if thingspace:
+        body["StatusUpdate"]["ThingSpaceStatusUpdate"] = thingspace
+    return body
+
+
+@pytest.fixture
+async def account(factory):
+    return await factory.tenant(), await factory.provider()
+
+
+@pytest.mark.parametrize(
+    ("target", "allowed", "refused", "op"),
+    [
+        ("Suspend", DeviceStatus.ACTIVE, DeviceStatus.SUSPENDED, "suspend"),
+        ("Restore", DeviceStatus.SUSPENDED, DeviceStatus.ACTIVE, "restore"),
+        ("Deactive", DeviceStatus.SUSPENDED, DeviceStatus.PREACTIVE, "deactivate"),
+        ("Deactive", DeviceStatus.ACTIVE, DeviceStatus.DEACTIVATED, "deactivate"),
+        ("Inventory", DeviceStatus.NOT_PROVISIONED, DeviceStatus.PREACTIVE, "add"),
+        ("Active", DeviceStatus.DEACTIVATED, DeviceStatus.SUSPENDED, "activate"),
+        ("Active", DeviceStatus.PREACTIVE, DeviceStatus.PENDING_ACTIVATION, "activate"),
+    ],
+)
+async def test_a_target_status_needs_a_legal_transition(
+    api, sessionmaker, factory, account, target, allowed, refused, op
+):
+    tenant, provider = account
+    (ok,) = await factory.devices(tenant, provider, 1, status=allowed)
+    (bad,) = await factory.devices(tenant, provider, 1, status=refused)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update([ok, bad], provider, target, ServicePlan="M2M_4G", ZipCode="92127"),
+    )
+    assert rows[ok.iccid].status == "Queued" and rows[ok.iccid].op == op
+    assert rows[bad.iccid].status == "ValidationFailed"
+    assert rows[bad.iccid].validation_error.startswith(f"cannot {op} a device that is")
+
+
+async def test_activation_needs_a_zip_code_from_the_request_or_the_place_of_use(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    devices = await factory.devices(tenant, provider, 2)
+    without_zip = await submit_and_read(
+        api, sessionmaker, tenant, status_update(devices[:1], provider, "Active", ServicePlan="P")
+    )
+    from_place = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update(
+            devices[1:], provider, "Active", ServicePlan="P", PrimaryPlaceOfUse=PLACE_OF_USE
+        ),
+    )
+    assert without_zip[devices[0].iccid].validation_error == (
+        "activation needs a ZIP code (ThingSpaceStatusUpdate.ZipCode)"
+    )
+    assert from_place[devices[1].iccid].params == {"op": "activate", "service_plan": "P"}
+
+
+async def test_activation_takes_the_devices_own_plan_and_fails_without_one(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    (planned,) = await factory.devices(tenant, provider, 1, carrier_rate_plan="M2M_LTE")
+    (unplanned,) = await factory.devices(tenant, provider, 1)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update([planned, unplanned], provider, "Active", ZipCode="92127"),
+    )
+    assert rows[planned.iccid].params == {"op": "activate", "service_plan": "M2M_LTE"}
+    assert "needs a service plan" in rows[unplanned.iccid].validation_error
+
+
+async def test_an_active_device_in_an_activation_with_a_place_of_use_only_updates_it(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    (active,) = await factory.devices(tenant, provider, 1, status=DeviceStatus.ACTIVE)
+    (preactive,) = await factory.devices(tenant, provider, 1)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update(
+            [active, preactive],
+            provider,
+            "Active",
+            ServicePlan="M2M_4G",
+            ZipCode="92127",
+            PrimaryPlaceOfUse=PLACE_OF_USE,
+        ),
+    )
+    assert rows[active.iccid].status == "Queued"
+    assert rows[active.iccid].params == {"op": "update_place_of_use"}
+    assert rows[preactive.iccid].params == {"op": "activate", "service_plan": "M2M_4G"}
+
+
+async def test_an_active_device_in_an_activation_without_a_place_of_use_is_already_active(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    (active,) = await factory.devices(tenant, provider, 1, status=DeviceStatus.ACTIVE)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update([active], provider, "Active", ServicePlan="M2M_4G", ZipCode="92127"),
+    )
+    assert rows[active.iccid].status == "ValidationFailed"
+    assert rows[active.iccid].validation_error.startswith("device is already active")
+
+
+async def test_a_deleted_device_is_not_found(api, sessionmaker, factory, account):
+    tenant, provider = account
+    kept, deleted = await factory.devices(tenant, provider, 2, status=DeviceStatus.ACTIVE)
+    await set_device(sessionmaker, deleted, is_deleted=True, is_active=False)
+    rows = await submit_and_read(
+        api, sessionmaker, tenant, status_update([kept, deleted], provider, "Suspend")
+    )
+    assert rows[kept.iccid].op == "suspend"
+    assert rows[deleted.iccid].validation_error == (
+        "device not found for this tenant and service provider"
+    )
+
+
+async def test_a_device_of_another_provider_is_not_found(api, sessionmaker, factory, account):
+    tenant, provider = account
+    other_provider = await factory.provider()
+    (mine,) = await factory.devices(tenant, provider, 1, status=DeviceStatus.ACTIVE)
+    (elsewhere,) = await factory.devices(tenant, other_provider, 1, status=DeviceStatus.ACTIVE)
+    rows = await submit_and_read(
+        api, sessionmaker, tenant, status_update([mine, elsewhere], provider, "Suspend")
+    )
+    assert rows[mine.iccid].status == "Queued"
+    assert rows[elsewhere.iccid].validation_error == (
+        "device not found for this tenant and service provider"
+    )
+
+
+async def test_identifiers_must_pass_their_luhn_check_and_be_listed_once(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    (ok,) = await factory.devices(tenant, provider, 1, status=DeviceStatus.ACTIVE)
+    (bad_imei,) = await factory.devices(
+        tenant, provider, 1, status=DeviceStatus.ACTIVE, imei="356938035643800"
+    )
+    bad_luhn = ok.iccid[:-1] + str((int(ok.iccid[-1]) + 1) % 10)
+    body = status_update([ok, bad_imei, bad_luhn, "8914800000", ok.iccid], provider, "Suspend")
+    answer = await api.post(
+        "/api/v1/bulk-changes", json=body, headers={"X-Tenant-Id": str(tenant.id)}
+    )
+    assert answer.status_code == 202
+    page = (
+        await api.get(
+            f"/api/v1/bulk-changes/{answer.json()['BulkChangeId']}/devices",
+            headers={"X-Tenant-Id": str(tenant.id)},
+        )
+    ).json()
+    assert [(i["Status"], i["ValidationError"]) for i in page["Items"]] == [
+        ("Queued", None),
+        ("ValidationFailed", "IMEI fails its Luhn check"),
+        ("ValidationFailed", "ICCID fails its Luhn check"),
+        ("ValidationFailed", "ICCID must be 19 or 20 digits"),
+        ("ValidationFailed", "device listed more than once in this request"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"ChangeType": 3}, "needs StatusUpdate"),
+        ({"ChangeType": 1}, "needs RevService"),
+        ({"ChangeType": 4}, "needs CustomerRatePlanUpdate"),
+        ({"ChangeType": 6}, "needs Username"),
+        ({"ChangeType": 7}, "needs CarrierRatePlanUpdate"),
+        ({"ChangeType": 8}, "needs IdentifierChanges"),
+        ({"ChangeType": 9, "Devices": []}, "Devices must list at least one ICCID"),
+    ],
+)
+async def test_a_request_without_its_payload_is_a_422_problem(api, factory, account, body, detail):
+    tenant, provider = account
+    (device,) = await factory.devices(tenant, provider, 1)
+    answer = await api.post(
+        "/api/v1/bulk-changes",
+        json={"Devices": [device.iccid], "ServiceProviderId": provider.id, **body},
+        headers={"X-Tenant-Id": str(tenant.id)},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert detail in answer.json()["detail"]
