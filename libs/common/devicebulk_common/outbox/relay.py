@@ -2,9 +2,11 @@
 
 Two sources are drained: device changes that are ``Queued`` and not yet published (the intake's
 rows are their own outbox, so a 100,000-device change writes each row once), and
-``outbox_message`` rows (events such as ``bulk_change.completed``). Rows are claimed with
-``FOR UPDATE SKIP LOCKED`` so several relays can run; they are marked published in the same
-transaction, after the broker confirmed them. A crash between confirm and commit publishes them
+``outbox_message`` rows (events such as ``bulk_change.completed``). Device changes are drained
+by one relay at a time (an advisory lock; their rows stay unlocked while their messages are
+confirmed, so workers start them at once), outbox rows are claimed with ``FOR UPDATE SKIP
+LOCKED``, so several relays can run; rows are marked published in the same transaction, after
+the broker confirmed them. A crash between confirm and commit publishes them
 again: consumers are idempotent. Writers ``NOTIFY devicebulk_outbox`` so the relay wakes at once;
 it also polls, so a lost notification only delays.
 """
@@ -35,14 +37,24 @@ log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "devicebulk_outbox"
 
+# Relays take turns draining device changes (a transaction-scoped advisory lock) instead of
+# locking the rows they publish: a worker that receives a message while its batch is still being
+# confirmed must not wait for the whole batch (it locks the row to start it).
+_TAKE_TURN = text("SELECT pg_advisory_xact_lock(hashtext('devicebulk-relay:device_change'))")
 _CLAIM_DEVICE_CHANGES = text(
     """
     SELECT id, bulk_change_id FROM device_change
     WHERE published_at IS NULL AND status = 'Queued'
-    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    ORDER BY id LIMIT :limit
     """
 )
-_MARK_DEVICE_CHANGES = text("UPDATE device_change SET published_at = now() WHERE id = ANY(:ids)")
+# Rows locked in id order, as the worker locks them (no deadlock with a batch being started).
+_MARK_DEVICE_CHANGES = text(
+    """
+    UPDATE device_change SET published_at = now()
+    WHERE id IN (SELECT id FROM device_change WHERE id = ANY(:ids) ORDER BY id FOR UPDATE)
+    """
+)
 _START_BULK_CHANGES = text(
     """
     UPDATE bulk_change SET status = 'PROCESSING'
@@ -78,6 +90,7 @@ class Relay:
 
     async def drain_device_changes(self) -> int:
         async with self._sessionmaker() as session, session.begin():
+            await session.execute(_TAKE_TURN)
             rows = (await session.execute(_CLAIM_DEVICE_CHANGES, {"limit": self._batch_size})).all()
             if not rows:
                 return 0
