@@ -312,7 +312,13 @@ class DeviceChangeHandler:
     async def _run_resumed(self, adapter: CarrierAdapter, job: Job) -> None:
         """An attempt found Processing may have reached the carrier: ask before sending again."""
         with bound(bulk_change_id=str(job.bulk_change_id), device_change_id=job.device_change_id):
-            view = await resume.check(adapter, job)
+            try:
+                view = await resume.check(adapter, job)
+            except BudgetDeferred as exc:
+                # The check is a carrier request too: wait for the budget like any other.
+                wait = exc.wait_s
+                await durably(lambda: self._defer([job], wait))
+                return
             if view.verdict != "not-done":
                 await durably(lambda: self.record_carrier_state(job, view))
                 return

@@ -33,10 +33,12 @@ log = structlog.get_logger(__name__)
 async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     engine = create_engine(
         settings.database_url,
-        # Transactions are short and none is open during a carrier call: a small pool serves
-        # many device changes in flight, and N worker processes stay under max_connections.
+        # Transactions are short, none is open during a carrier call, and a batch of devices
+        # takes one: a small fixed pool serves a process, and 4 worker processes with the
+        # other services stay under PostgreSQL's 100 connections (the bench found 20 each too
+        # many).
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=0,
         application_name="devicebulk-worker",
     )
     connection: AbstractRobustConnection | None = None
