@@ -31,7 +31,6 @@ from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     CarrierAdapter,
     CarrierError,
-    CarrierExchange,
     SyncActionResult,
 )
 from devicebulk_common.carriers.rate_limit import BudgetDeferred
@@ -39,7 +38,6 @@ from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import (
     Finish,
     audit,
-    finish_device_change,
     finish_device_changes,
 )
 from devicebulk_common.logging import bound
@@ -54,7 +52,7 @@ from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
-from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job, LocalRefusal, known
+from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job, known
 from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
 from devicebulk_worker.operations import identifier as _identifier  # noqa: F401  (registers)
 from devicebulk_worker.operations import local as _local  # noqa: F401  (registers)
@@ -63,11 +61,17 @@ from devicebulk_worker.operations import plan as _plan  # noqa: F401  (registers
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
 from devicebulk_worker.operations import username as _username  # noqa: F401  (registers)
 from devicebulk_worker.operations.registry import job_for
+from devicebulk_worker.recording import (
+    ACTOR,
+    apply_local,
+    audit_rows,
+    record_carrier_state,
+    write_audit,
+)
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
 
 log = structlog.get_logger(__name__)
 
-ACTOR = "bulk-worker"
 
 STARTABLE = frozenset(
     {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
@@ -76,14 +80,6 @@ STARTABLE = frozenset(
 # A retry after one of these may find the previous request done: the request was sent and no
 # answer came back, so the carrier is asked before anything is sent again.
 UNKNOWN_OUTCOME = frozenset({"Timeout", "TransportError"})
-
-# What the carrier's state, found after an interrupted attempt, means for the device record.
-RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
-    "suspend": c.DeviceStatus.SUSPENDED,
-    "restore": c.DeviceStatus.ACTIVE,
-    "deactivate": c.DeviceStatus.DEACTIVATED,
-    "add": c.DeviceStatus.PREACTIVE,
-}
 
 
 def job_rows() -> Select[tuple[DeviceChange, BulkChange, ServiceProvider]]:
@@ -103,48 +99,6 @@ def names_a_device(exc: CarrierError) -> bool:
 
 def _ids(jobs: Sequence[Job]) -> list[int]:
     return [j.device_change_id for j in jobs]
-
-
-def _audit_rows(
-    session_rows: list[dict[str, Any]],
-    jobs: Sequence[Job],
-    *,
-    step: str,
-    status: str | None,
-    message: str,
-    exchange: CarrierExchange | None = None,
-) -> None:
-    """One audit row a device; the carrier's request and response text once per bulk change
-    (a 1,000-device request is not copied 1,000 times)."""
-    http = {
-        "http_method": exchange.method if exchange else None,
-        "http_url": exchange.url if exchange else None,
-        "http_status": exchange.status_code if exchange else None,
-        "duration_ms": exchange.duration_ms if exchange else None,
-    }
-    texts_written: set[Any] = set()
-    for job in jobs:
-        row = {
-            "bulk_change_id": job.bulk_change_id,
-            "device_change_id": job.device_change_id,
-            "step": step,
-            "actor": ACTOR,
-            "status": status,
-            "message": message,
-            "request_text": None,
-            "response_text": None,
-            **http,
-        }
-        if exchange is not None and job.bulk_change_id not in texts_written:
-            texts_written.add(job.bulk_change_id)
-            row["request_text"] = exchange.request_body
-            row["response_text"] = exchange.response_body
-        session_rows.append(row)
-
-
-async def _write_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(DeviceChangeLog), rows)
 
 
 class DeviceChangeHandler:
@@ -326,48 +280,10 @@ class DeviceChangeHandler:
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""
-        async with unit_of_work(self._sessionmaker) as session:
-            if view.verdict == "done":
-                result: dict[str, Any] = {}
-                if view.device is not None and job.op == "activate":
-                    result = {"msisdn": view.device.msisdn, "mdn": view.device.mdn}
-                    await session.execute(
-                        update(Device)
-                        .where(Device.iccid == job.device.iccid)
-                        .where(Device.service_provider_id == job.service_provider_id)
-                        .values(
-                            status=c.DeviceStatus.ACTIVE.value,
-                            msisdn=view.device.msisdn or view.device.mdn,
-                            mdn=view.device.mdn,
-                        )
-                    )
-                elif job.op in RESUME_EFFECTS:
-                    await session.execute(
-                        update(Device)
-                        .where(Device.iccid == job.device.iccid)
-                        .where(Device.service_provider_id == job.service_provider_id)
-                        .values(status=RESUME_EFFECTS[job.op].value)
-                    )
-                await finish_device_change(
-                    session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-                )
-                status = c.DeviceChangeStatus.SUCCESS
-            else:
-                await session.execute(
-                    update(DeviceChange)
-                    .where(DeviceChange.id == job.device_change_id)
-                    .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
-                )
-                status = c.DeviceChangeStatus.AWAITING_CALLBACK
-            audit(
-                session,
-                bulk_change_id=job.bulk_change_id,
-                device_change_id=job.device_change_id,
-                actor=ACTOR,
-                step="resume-check",
-                status=status.value,
-                message=f"{view.note}: not sent again",
-            )
+        await record_carrier_state(self._sessionmaker, job, view)
+
+    async def _run_local(self, job: Job) -> None:
+        await durably(lambda: apply_local(self._sessionmaker, job))
 
     async def _accepted(self, jobs: list[Job], outcome: AsyncRequestAccepted) -> None:
         async with unit_of_work(self._sessionmaker) as session:
@@ -385,7 +301,7 @@ class DeviceChangeHandler:
             )
             rows: list[dict[str, Any]] = []
             shared = f" with {len(jobs) - 1} other devices" if len(jobs) > 1 else ""
-            _audit_rows(
+            audit_rows(
                 rows,
                 jobs,
                 step=f"carrier:{jobs[0].op}",
@@ -393,7 +309,7 @@ class DeviceChangeHandler:
                 message=f"carrier accepted request {outcome.request_id}{shared}",
                 exchange=outcome.exchange,
             )
-            await _write_audit(session, rows)
+            await write_audit(session, rows)
             await reconcile_request(session, outcome.request_id)
         log.info(
             "carrier accepted", op=jobs[0].op, request_id=outcome.request_id, devices=len(jobs)
@@ -420,7 +336,7 @@ class DeviceChangeHandler:
                         message,
                     )
                 )
-            _audit_rows(
+            audit_rows(
                 rows,
                 [job],
                 step=f"carrier:{job.op}",
@@ -433,7 +349,7 @@ class DeviceChangeHandler:
             if effect is not None and succeeded:
                 await effect(session, succeeded)
             await finish_device_changes(session, finishes)
-            await _write_audit(session, rows)
+            await write_audit(session, rows)
 
     async def _to_retry(self, session: AsyncSession, job: Job, **values: Any) -> bool:
         """Processing → Retry (False if another delivery already moved it on)."""
@@ -516,7 +432,7 @@ class DeviceChangeHandler:
                 )
                 if gave_up:
                     await dead_letter(session, job.message)
-            _audit_rows(
+            audit_rows(
                 rows,
                 jobs,
                 step=f"carrier:{jobs[0].op}",
@@ -525,40 +441,4 @@ class DeviceChangeHandler:
                 exchange=exc.exchange,
             )
             await finish_device_changes(session, finishes)
-            await _write_audit(session, rows)
-
-    # ---- database operations --------------------------------------------------------------
-
-    async def _run_local(self, job: Job) -> None:
-        run = LOCAL_OPERATIONS[job.op]
-
-        async def apply() -> None:
-            async with unit_of_work(self._sessionmaker) as session:
-                try:
-                    async with session.begin_nested():
-                        result = await run(session, job)
-                except LocalRefusal as refusal:
-                    await finish_device_change(
-                        session,
-                        job.device_change_id,
-                        c.DeviceChangeStatus.FAILED,
-                        error_code=refusal.code,
-                        error_message=refusal.message,
-                    )
-                    status, note = c.DeviceChangeStatus.FAILED, f"{refusal.code}: {refusal.message}"
-                else:
-                    await finish_device_change(
-                        session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-                    )
-                    status, note = c.DeviceChangeStatus.SUCCESS, f"{job.op} applied: {result}"
-                audit(
-                    session,
-                    bulk_change_id=job.bulk_change_id,
-                    device_change_id=job.device_change_id,
-                    actor=ACTOR,
-                    step=f"database:{job.op}",
-                    status=status.value,
-                    message=note,
-                )
-
-        await durably(apply)
+            await write_audit(session, rows)

@@ -20,8 +20,9 @@ from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.handler import ACTOR, DeviceChangeHandler, job_rows
+from devicebulk_worker.handler import DeviceChangeHandler, job_rows
 from devicebulk_worker.operations.registry import job_for
+from devicebulk_worker.recording import ACTOR
 
 log = structlog.get_logger(__name__)
 

@@ -1,0 +1,150 @@
+"""What the worker writes besides the carrier call itself: the audit rows of a batch, the
+record of an operation the carrier already shows done, and the database-only operations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from devicebulk_common import contracts as c
+from devicebulk_common.carriers import CarrierExchange
+from devicebulk_common.db.engine import unit_of_work
+from devicebulk_common.lifecycle import audit, finish_device_change
+from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
+from devicebulk_worker import resume
+from devicebulk_worker.operations import LOCAL_OPERATIONS, Job, LocalRefusal
+
+ACTOR = "bulk-worker"
+
+# What the carrier's state, found after an interrupted attempt, means for the device record.
+RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
+    "suspend": c.DeviceStatus.SUSPENDED,
+    "restore": c.DeviceStatus.ACTIVE,
+    "deactivate": c.DeviceStatus.DEACTIVATED,
+    "add": c.DeviceStatus.PREACTIVE,
+}
+
+
+def audit_rows(
+    session_rows: list[dict[str, Any]],
+    jobs: Sequence[Job],
+    *,
+    step: str,
+    status: str | None,
+    message: str,
+    exchange: CarrierExchange | None = None,
+) -> None:
+    """One audit row a device; the carrier's request and response text once per bulk change
+    (a 1,000-device request is not copied 1,000 times)."""
+    http = {
+        "http_method": exchange.method if exchange else None,
+        "http_url": exchange.url if exchange else None,
+        "http_status": exchange.status_code if exchange else None,
+        "duration_ms": exchange.duration_ms if exchange else None,
+    }
+    texts_written: set[Any] = set()
+    for job in jobs:
+        row = {
+            "bulk_change_id": job.bulk_change_id,
+            "device_change_id": job.device_change_id,
+            "step": step,
+            "actor": ACTOR,
+            "status": status,
+            "message": message,
+            "request_text": None,
+            "response_text": None,
+            **http,
+        }
+        if exchange is not None and job.bulk_change_id not in texts_written:
+            texts_written.add(job.bulk_change_id)
+            row["request_text"] = exchange.request_body
+            row["response_text"] = exchange.response_body
+        session_rows.append(row)
+
+
+async def write_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(DeviceChangeLog), rows)
+
+
+async def record_carrier_state(
+    sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
+) -> None:
+    """The carrier shows the operation done (or under way): record that, call nothing."""
+    async with unit_of_work(sessionmaker) as session:
+        if view.verdict == "done":
+            result: dict[str, Any] = {}
+            if view.device is not None and job.op == "activate":
+                result = {"msisdn": view.device.msisdn, "mdn": view.device.mdn}
+                await session.execute(
+                    update(Device)
+                    .where(Device.iccid == job.device.iccid)
+                    .where(Device.service_provider_id == job.service_provider_id)
+                    .values(
+                        status=c.DeviceStatus.ACTIVE.value,
+                        msisdn=view.device.msisdn or view.device.mdn,
+                        mdn=view.device.mdn,
+                    )
+                )
+            elif job.op in RESUME_EFFECTS:
+                await session.execute(
+                    update(Device)
+                    .where(Device.iccid == job.device.iccid)
+                    .where(Device.service_provider_id == job.service_provider_id)
+                    .values(status=RESUME_EFFECTS[job.op].value)
+                )
+            await finish_device_change(
+                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+            )
+            status = c.DeviceChangeStatus.SUCCESS
+        else:
+            await session.execute(
+                update(DeviceChange)
+                .where(DeviceChange.id == job.device_change_id)
+                .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
+            )
+            status = c.DeviceChangeStatus.AWAITING_CALLBACK
+        audit(
+            session,
+            bulk_change_id=job.bulk_change_id,
+            device_change_id=job.device_change_id,
+            actor=ACTOR,
+            step="resume-check",
+            status=status.value,
+            message=f"{view.note}: not sent again",
+        )
+
+
+async def apply_local(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> None:
+    """Run a database-only operation in one transaction; a refusal fails the change."""
+    run = LOCAL_OPERATIONS[job.op]
+    async with unit_of_work(sessionmaker) as session:
+        try:
+            async with session.begin_nested():
+                result = await run(session, job)
+        except LocalRefusal as refusal:
+            await finish_device_change(
+                session,
+                job.device_change_id,
+                c.DeviceChangeStatus.FAILED,
+                error_code=refusal.code,
+                error_message=refusal.message,
+            )
+            status, note = c.DeviceChangeStatus.FAILED, f"{refusal.code}: {refusal.message}"
+        else:
+            await finish_device_change(
+                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+            )
+            status, note = c.DeviceChangeStatus.SUCCESS, f"{job.op} applied: {result}"
+        audit(
+            session,
+            bulk_change_id=job.bulk_change_id,
+            device_change_id=job.device_change_id,
+            actor=ACTOR,
+            step=f"database:{job.op}",
+            status=status.value,
+            message=note,
+        )
