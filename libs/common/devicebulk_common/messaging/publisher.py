@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import aiormq.abc
 from aio_pika.abc import AbstractChannel, AbstractExchange
+from pamqp.commands import Basic
+
+PERSISTENT = 2
 
 
 @dataclass(frozen=True)
@@ -35,21 +39,40 @@ class Publisher:
         return self._exchanges[name]
 
     async def publish(self, item: Outgoing) -> None:
-        exchange = await self._exchange(item.exchange)
-        message = aio_pika.Message(
-            body=json.dumps(item.body, default=str).encode(),
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=item.message_id,
-            correlation_id=item.correlation_id,
-            expiration=item.expiration_ms / 1000 if item.expiration_ms is not None else None,
-        )
-        await exchange.publish(message, routing_key=item.routing_key, mandatory=True)
+        await self.publish_many([item])
 
     async def publish_many(self, items: Sequence[Outgoing]) -> None:
+        """Publish all, return once the broker confirmed every one (raises if any was
+        returned unroutable or nacked).
+
+        Straight on the channel's AMQP layer: aio-pika's message objects cost ~30 % of the
+        CPU of publishing, and the relay publishes one message per device.
+        """
         for name in {i.exchange for i in items}:
-            await self._exchange(name)
-        await asyncio.gather(*(self.publish(i) for i in items))
+            await self._exchange(name)  # exists (a missing exchange would close the channel)
+        channel = await self._channel.get_underlay_channel()
+        await asyncio.gather(*(_publish(channel, i) for i in items))
+
+
+async def _publish(channel: aiormq.abc.AbstractChannel, item: Outgoing) -> None:
+    properties = Basic.Properties(
+        content_type="application/json",
+        delivery_mode=PERSISTENT,
+        message_id=item.message_id,
+        correlation_id=item.correlation_id,
+        expiration=str(item.expiration_ms) if item.expiration_ms is not None else None,
+    )
+    confirmation = await channel.basic_publish(
+        json.dumps(item.body, default=str).encode(),
+        exchange=item.exchange,
+        routing_key=item.routing_key,
+        properties=properties,
+        mandatory=True,
+        # The frame goes to the write queue; the broker's confirm is what we wait for.
+        wait=False,
+    )
+    if not isinstance(confirmation, Basic.Ack):
+        raise aio_pika.exceptions.DeliveryError(None, confirmation)  # type: ignore[arg-type]
 
 
 async def open_confirm_channel(connection: aio_pika.abc.AbstractConnection) -> AbstractChannel:

@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import signal
 import uuid
+from collections import deque
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -44,7 +46,7 @@ _TAKE_TURN = text("SELECT pg_advisory_xact_lock(hashtext('devicebulk-relay:devic
 _CLAIM_DEVICE_CHANGES = text(
     """
     SELECT id, bulk_change_id FROM device_change
-    WHERE published_at IS NULL AND status = 'Queued'
+    WHERE published_at IS NULL AND status = 'Queued' AND id > :after
     ORDER BY id LIMIT :limit
     """
 )
@@ -70,6 +72,23 @@ _CLAIM_OUTBOX = text(
 _MARK_OUTBOX = text("UPDATE outbox_message SET published_at = now() WHERE id = ANY(:ids)")
 
 
+def _device_messages(rows: list[Any]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            exchange=c.EXCHANGE_DEVICE_CHANGES,
+            routing_key=c.ROUTING_DEVICE_CHANGE,
+            body=c.DeviceChangeMessage(
+                device_change_id=row.id,
+                bulk_change_id=row.bulk_change_id,
+                correlation_id=str(row.bulk_change_id),
+            ).model_dump(mode="json"),
+            message_id=f"device_change:{row.id}:{uuid.uuid4()}",
+            correlation_id=str(row.bulk_change_id),
+        )
+        for row in rows
+    ]
+
+
 async def notify_outbox(session: AsyncSession) -> None:
     """Wake the relay when this transaction commits (NOTIFY is delivered on commit)."""
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
@@ -82,39 +101,64 @@ class Relay:
         publisher: Publisher,
         *,
         batch_size: int = 2000,
+        depth: int = 3,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._publisher = publisher
         self._batch_size = batch_size
+        self._depth = depth
         self.published = 0
 
     async def drain_device_changes(self) -> int:
-        async with self._sessionmaker() as session, session.begin():
-            await session.execute(_TAKE_TURN)
-            rows = (await session.execute(_CLAIM_DEVICE_CHANGES, {"limit": self._batch_size})).all()
-            if not rows:
-                return 0
-            await self._publisher.publish_many(
-                [
-                    Outgoing(
-                        exchange=c.EXCHANGE_DEVICE_CHANGES,
-                        routing_key=c.ROUTING_DEVICE_CHANGE,
-                        body=c.DeviceChangeMessage(
-                            device_change_id=row.id,
-                            bulk_change_id=row.bulk_change_id,
-                            correlation_id=str(row.bulk_change_id),
-                        ).model_dump(mode="json"),
-                        message_id=f"device_change:{row.id}:{uuid.uuid4()}",
-                        correlation_id=str(row.bulk_change_id),
-                    )
-                    for row in rows
-                ]
+        """Publish every pending device change, pipelined: while one batch awaits its
+        confirms the next is claimed and published (at most ``depth`` batches in flight).
+
+        The relay's turn is held by a transaction of its own for the whole drain; each batch
+        is claimed, and marked published once confirmed, in short transactions of their own,
+        so no device change row stays locked while the broker confirms (a worker starts it at
+        once). A failed publish leaves its rows and the ones after them for the next drain.
+        """
+        async with self._sessionmaker() as turn, turn.begin():
+            await turn.execute(_TAKE_TURN)
+            in_flight: deque[tuple[list[Any], asyncio.Task[None]]] = deque()
+            after, exhausted, published = 0, False, 0
+            try:
+                while True:
+                    if not exhausted and len(in_flight) < self._depth:
+                        rows = await self._claim_device_changes(after)
+                        if rows:
+                            after = rows[-1].id
+                            task = asyncio.create_task(
+                                self._publisher.publish_many(_device_messages(rows))
+                            )
+                            in_flight.append((rows, task))
+                            continue
+                        exhausted = True
+                    if not in_flight:
+                        break
+                    rows, task = in_flight.popleft()
+                    await task
+                    await self._mark_device_changes(rows)
+                    published += len(rows)
+            finally:
+                for _, task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*(t for _, t in in_flight), return_exceptions=True)
+        return published
+
+    async def _claim_device_changes(self, after: int) -> list[Any]:
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                _CLAIM_DEVICE_CHANGES, {"after": after, "limit": self._batch_size}
             )
+            return list(rows.all())
+
+    async def _mark_device_changes(self, rows: list[Any]) -> None:
+        async with self._sessionmaker() as session, session.begin():
             await session.execute(_MARK_DEVICE_CHANGES, {"ids": [r.id for r in rows]})
             await session.execute(
                 _START_BULK_CHANGES, {"ids": list({r.bulk_change_id for r in rows})}
             )
-        return len(rows)
 
     async def drain_outbox(self) -> int:
         async with self._sessionmaker() as session, session.begin():
@@ -178,17 +222,22 @@ class Relay:
 
 class RelaySettings(CommonSettings):
     relay_batch_size: int = 2000
+    # Device-change batches published and awaiting their confirms at once.
+    relay_pipeline_depth: int = 3
     relay_poll_interval_s: float = 2.0
 
 
 async def serve(settings: RelaySettings, stop: asyncio.Event) -> None:
-    engine = create_engine(settings.database_url, pool_size=2, application_name="relay")
+    engine = create_engine(settings.database_url, pool_size=3, application_name="relay")
     connection = await aio_pika.connect_robust(settings.rabbitmq_url)
     try:
         channel = await open_confirm_channel(connection)
         await declare_topology(channel)
         relay = Relay(
-            create_sessionmaker(engine), Publisher(channel), batch_size=settings.relay_batch_size
+            create_sessionmaker(engine),
+            Publisher(channel),
+            batch_size=settings.relay_batch_size,
+            depth=settings.relay_pipeline_depth,
         )
         log.info("relay started")
         await relay.run(settings.database_url, stop, poll_interval_s=settings.relay_poll_interval_s)
