@@ -1,7 +1,9 @@
 """Gathers device messages into batches: bounded size, bounded wait.
 
 Each message's handler submits its device change id and waits; the batch is run when it holds
-``max_size`` ids or ``max_wait_s`` after its first id arrived, whichever comes first. A
+``max_size`` ids, when no id has arrived for ``quiet_s`` (the stream paused: nothing gains by
+waiting), or ``max_wait_s`` after its first id arrived, whichever comes first. So a steady
+stream of a large bulk change fills big batches, and a lone device waits only ``quiet_s``. A
 message is acked only after its own device change's outcome committed, so a crash loses
 nothing: the unacked messages of the batch are delivered again.
 """
@@ -21,24 +23,42 @@ RunBatch = Callable[[list[int]], Awaitable[dict[int, BaseException]]]
 
 
 class Gatherer:
-    def __init__(self, run: RunBatch, *, max_size: int, max_wait_s: float) -> None:
+    def __init__(
+        self, run: RunBatch, *, max_size: int, max_wait_s: float, quiet_s: float | None = None
+    ) -> None:
         assert max_size >= 1
         self._run = run
         self._max_size = max_size
         self._max_wait_s = max_wait_s
+        self._quiet_s = max_wait_s if quiet_s is None else min(quiet_s, max_wait_s)
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # the batch's first arrival + max_wait_s
+        self._last = 0.0  # the latest arrival
         self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, device_change_id: int) -> None:
         """Wait until this device change's outcome is recorded (raises if it could not be)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiting.setdefault(device_change_id, []).append(future)
+        self._last = loop.time()
         if len(self._waiting) >= self._max_size:
             self._flush()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._max_wait_s, self._flush)
+            self._deadline = self._last + self._max_wait_s
+            self._timer = loop.call_at(self._last + self._quiet_s, self._tick)
         await future
+
+    def _tick(self) -> None:
+        """Flush if the stream paused or the batch is old enough; else look again later (one
+        timer a batch, not one a message)."""
+        now = asyncio.get_running_loop().time()
+        due = min(self._deadline, self._last + self._quiet_s)
+        if now >= due:
+            self._flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_at(due, self._tick)
 
     def _flush(self) -> None:
         if self._timer is not None:

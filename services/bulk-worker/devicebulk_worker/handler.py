@@ -110,6 +110,7 @@ class DeviceChangeHandler:
         *,
         batch_max: int = 1_000,
         batch_wait_s: float = 0.05,
+        batch_quiet_s: float | None = None,
         max_concurrent_calls: int = 16,
     ) -> None:
         self._sessionmaker = sessionmaker
@@ -117,7 +118,9 @@ class DeviceChangeHandler:
         self._retry = retry or RetryPolicy()
         self._batch_max = batch_max
         self._calls = asyncio.Semaphore(max_concurrent_calls)
-        self._gatherer = Gatherer(self.run_batch, max_size=batch_max, max_wait_s=batch_wait_s)
+        self._gatherer = Gatherer(
+            self.run_batch, max_size=batch_max, max_wait_s=batch_wait_s, quiet_s=batch_quiet_s
+        )
         self.carrier_requests = 0
 
     async def __call__(

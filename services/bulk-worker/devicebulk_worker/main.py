@@ -82,6 +82,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             ),
             batch_max=settings.worker_batch_max,
             batch_wait_s=settings.worker_batch_wait_s,
+            batch_quiet_s=settings.worker_batch_quiet_s,
             max_concurrent_calls=settings.worker_concurrency,
         )
         consumer = Consumer(

@@ -13,10 +13,12 @@ class WorkerSettings(CommonSettings):
     worker_prefetch: int = 2_000
     # Multi-device requests: device changes with the same carrier account, operation and
     # parameters are gathered into one carrier request of at most this many devices (also
-    # capped by the operation's own limit: 10,000 for activation, 100 for delete), waiting at
-    # most this long after the first one arrived.
+    # capped by the operation's own limit: 10,000 for activation, 100 for delete). A batch goes
+    # when it is full, when no message arrived for the quiet gap (the stream paused), or at
+    # most the wait after its first message, whichever comes first.
     worker_batch_max: int = 1_000
-    worker_batch_wait_s: float = 0.25
+    worker_batch_wait_s: float = 1.0
+    worker_batch_quiet_s: float = 0.1
     worker_http_timeout_s: float = 30.0
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = 8082

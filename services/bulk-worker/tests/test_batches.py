@@ -165,3 +165,39 @@ async def test_gatherer_flushes_at_the_size_bound_and_after_the_wait():
     results = await asyncio.gather(*(gatherer.submit(i) for i in range(6)), return_exceptions=True)
     assert batches == [[0, 1, 2, 3], [4, 5]]  # full at four; the rest after the wait
     assert [isinstance(r, RuntimeError) for r in results] == [False] * 3 + [True] + [False] * 2
+
+
+async def test_gatherer_waits_while_the_stream_flows_and_flushes_when_it_pauses():
+    batches: list[list[int]] = []
+
+    async def run(ids: list[int]) -> dict[int, BaseException]:
+        batches.append(sorted(ids))
+        return {}
+
+    gatherer = Gatherer(run, max_size=100, max_wait_s=30.0, quiet_s=0.5)
+    submitted = []
+    for i in range(8):  # one every 20 ms: never quiet for 500 ms, so one batch of eight
+        submitted.append(asyncio.create_task(gatherer.submit(i)))
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(asyncio.gather(*submitted), timeout=10)  # the pause flushed them
+    assert batches == [list(range(8))]
+    late = asyncio.create_task(gatherer.submit(99))  # a lone device waits only the quiet gap
+    await asyncio.wait_for(late, timeout=10)
+    assert batches == [list(range(8)), [99]]
+
+
+async def test_gatherer_flushes_a_flowing_stream_at_max_wait():
+    batches: list[list[int]] = []
+
+    async def run(ids: list[int]) -> dict[int, BaseException]:
+        batches.append(sorted(ids))
+        return {}
+
+    gatherer = Gatherer(run, max_size=100, max_wait_s=0.2, quiet_s=0.1)
+    tasks = []
+    for i in range(10):  # one every 50 ms for 0.5 s: flushed at the 0.2 s bound, not at the end
+        tasks.append(asyncio.create_task(gatherer.submit(i)))
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*tasks)
+    assert len(batches) >= 2
+    assert sorted(i for b in batches for i in b) == list(range(10))
