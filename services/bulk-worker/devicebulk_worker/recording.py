@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
@@ -70,11 +70,20 @@ async def write_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None
         await session.execute(insert(DeviceChangeLog), rows)
 
 
+async def lock_device_change(session: AsyncSession, device_change_id: int) -> None:
+    """Lock the device change before its device: the one lock order of every writer (the
+    callback reconciler takes them in this order too; the other order deadlocked)."""
+    await session.execute(
+        select(DeviceChange.id).where(DeviceChange.id == device_change_id).with_for_update()
+    )
+
+
 async def record_carrier_state(
     sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
 ) -> None:
     """The carrier shows the operation done (or under way): record that, call nothing."""
     async with unit_of_work(sessionmaker) as session:
+        await lock_device_change(session, job.device_change_id)
         if view.verdict == "done":
             result: dict[str, Any] = {}
             if view.device is not None and job.op == "activate":
@@ -122,6 +131,7 @@ async def apply_local(sessionmaker: async_sessionmaker[AsyncSession], job: Job) 
     """Run a database-only operation in one transaction; a refusal fails the change."""
     run = LOCAL_OPERATIONS[job.op]
     async with unit_of_work(sessionmaker) as session:
+        await lock_device_change(session, job.device_change_id)
         try:
             async with session.begin_nested():
                 result = await run(session, job)
