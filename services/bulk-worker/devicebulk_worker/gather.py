@@ -35,6 +35,7 @@ class Gatherer:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0  # the batch's first arrival + max_wait_s
         self._last = 0.0  # the latest arrival
+        self._scheduled = 0.0  # when the timer was asked to fire
         self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, device_change_id: int) -> None:
@@ -47,18 +48,26 @@ class Gatherer:
             self._flush()
         elif self._timer is None:
             self._deadline = self._last + self._max_wait_s
-            self._timer = loop.call_at(self._last + self._quiet_s, self._tick)
+            self._scheduled = self._last + self._quiet_s
+            self._timer = loop.call_at(self._scheduled, self._tick)
         await future
 
     def _tick(self) -> None:
         """Flush if the stream paused or the batch is old enough; else look again later (one
-        timer a batch, not one a message)."""
-        now = asyncio.get_running_loop().time()
+        timer a batch, not one a message).
+
+        A tick that comes late means the event loop was busy (a batch being recorded): the
+        messages that arrived meanwhile may not have reached :meth:`submit` yet, so the gap is
+        not taken for a pause until one more quiet period has been watched."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         due = min(self._deadline, self._last + self._quiet_s)
-        if now >= due:
+        late = now - self._scheduled > self._quiet_s / 2
+        if now >= self._deadline or (now >= due and not late):
             self._flush()
-        else:
-            self._timer = asyncio.get_running_loop().call_at(due, self._tick)
+            return
+        self._scheduled = min(self._deadline, max(due, now + self._quiet_s) if late else due)
+        self._timer = loop.call_at(self._scheduled, self._tick)
 
     def _flush(self) -> None:
         if self._timer is not None:

@@ -17,8 +17,8 @@ class WorkerSettings(CommonSettings):
     # when it is full, when no message arrived for the quiet gap (the stream paused), or at
     # most the wait after its first message, whichever comes first.
     worker_batch_max: int = 1_000
-    worker_batch_wait_s: float = 1.0
-    worker_batch_quiet_s: float = 0.1
+    worker_batch_wait_s: float = 2.0
+    worker_batch_quiet_s: float = 0.25
     worker_http_timeout_s: float = 30.0
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = 8082

@@ -201,3 +201,27 @@ async def test_gatherer_flushes_a_flowing_stream_at_max_wait():
     await asyncio.gather(*tasks)
     assert len(batches) >= 2
     assert sorted(i for b in batches for i in b) == list(range(10))
+
+
+async def test_gatherer_does_not_take_a_busy_event_loop_for_a_pause():
+    """Messages that arrived while the loop was busy (recording a batch) reach submit() only
+    after the late timer: the batch must wait for them, not go out alone."""
+    batches: list[list[int]] = []
+
+    async def run(ids: list[int]) -> dict[int, BaseException]:
+        batches.append(sorted(ids))
+        return {}
+
+    loop = asyncio.get_running_loop()
+    gatherer = Gatherer(run, max_size=100, max_wait_s=30.0, quiet_s=0.2)
+    tasks = [asyncio.create_task(gatherer.submit(1))]
+    await asyncio.sleep(0.05)
+
+    def busy_then_a_message() -> None:
+        time.sleep(0.5)  # the loop is blocked past the quiet gap
+        loop.call_soon(lambda: tasks.append(asyncio.create_task(gatherer.submit(2))))
+
+    loop.call_soon(busy_then_a_message)
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+    assert batches == [[1, 2]]

@@ -285,7 +285,9 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
             elapsed = time.perf_counter() - start
             counts = api.get(f"/api/v1/bulk-changes/{bulk_id}", headers=HEADERS).json()["Counts"]
         after = sim_stats(stack)
+        sizes = [c["devices"] for c in sim_calls(stack) if c["endpoint"] == ACTIVATE]
     requests = after["by_endpoint"].get(ACTIVATE, 0) - before["by_endpoint"].get(ACTIVATE, 0)
+    print(f"  devices in each activation request, in order: {sizes}", flush=True)
     ok = counts.get("Success", 0) == devices
     report.add(
         f"throughput: {devices:,} activations, request to last callback reconciled",
