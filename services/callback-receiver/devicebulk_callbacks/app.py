@@ -44,6 +44,14 @@ def create_app(settings: CallbackSettings | None = None) -> FastAPI:
             key=settings.credentials_key.get_secret_value(),
             ttl_s=settings.callbacks_provider_cache_s,
         )
+        app.state.intake = intake.CallbackIntake(
+            app.state.sessionmaker,
+            batch_wait_s=settings.callbacks_batch_wait_s,
+            batch_max=settings.callbacks_batch_max,
+            reconcile_max=settings.callbacks_reconcile_batch_max,
+            reconcile_wait_s=settings.callbacks_reconcile_wait_s,
+        )
+        app.state.intake.start()
         sweeper = asyncio.create_task(_sweeper(app, settings.callbacks_sweep_interval_s))
         try:
             yield
@@ -51,6 +59,8 @@ def create_app(settings: CallbackSettings | None = None) -> FastAPI:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            # Every callback answered 2xx is stored; reconcile them before going.
+            await app.state.intake.close()
             await engine.dispose()
 
     app = FastAPI(

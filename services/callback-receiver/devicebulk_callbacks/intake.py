@@ -1,4 +1,10 @@
-"""Store a callback first, then reconcile it (see devicebulk_common.callbacks)."""
+"""Store a callback first, then reconcile it (see devicebulk_common.callbacks).
+
+:class:`CallbackIntake` is the receiver's pipeline: callbacks are group-committed
+(``group_commit``), each request answered once its own callback is stored, and the stored
+callbacks reconciled in batches in the background (``reconciler``). :func:`sweep` reconciles
+what was stored but never reconciled (the process died in between, or reconciling failed).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,15 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from devicebulk_callbacks.group_commit import GroupCommit, StoreFn
+from devicebulk_callbacks.reconciler import Reconciler
 from devicebulk_common.callbacks import (
     ParsedCallback,
+    Received,
+    Stored,
     lock_request,
     reconcile_request,
-    store,
+    store_many,
 )
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import CarrierCallback, DeviceChange
@@ -21,24 +31,44 @@ from devicebulk_common.models import CarrierCallback, DeviceChange
 log = structlog.get_logger(__name__)
 
 
-async def accept(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    provider_id: int,
-    parsed: ParsedCallback,
-    payload: dict[str, Any],
-) -> bool:
-    """Returns whether this was the first time this callback was seen."""
-    async with unit_of_work(sessionmaker) as session:
-        callback_id, first = await store(session, provider_id, parsed, payload)
-    try:
-        async with unit_of_work(sessionmaker) as session:
-            # Shared: the other callbacks of the same request are reconciled side by side.
-            await lock_request(session, parsed.request_id, shared=True)
-            await reconcile_request(session, parsed.request_id, callback_ids=[callback_id])
-    except Exception:
-        # Stored: the sweeper reconciles it later. The carrier still gets its 2xx.
-        log.exception("reconciling a stored callback failed", request_id=parsed.request_id)
-    return first
+class CallbackIntake:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        batch_wait_s: float,
+        batch_max: int,
+        reconcile_max: int,
+        reconcile_wait_s: float,
+        store: StoreFn = store_many,
+    ) -> None:
+        self.reconciler = Reconciler(sessionmaker, max_size=reconcile_max, wait_s=reconcile_wait_s)
+        self.group_commit = GroupCommit(
+            sessionmaker,
+            wait_s=batch_wait_s,
+            max_size=batch_max,
+            on_stored=self.reconciler.submit,
+            store=store,
+        )
+
+    def start(self) -> None:
+        self.reconciler.start()
+
+    async def accept(
+        self, provider_id: int, parsed: ParsedCallback, payload: dict[str, Any]
+    ) -> Stored:
+        """Returns once the callback is stored (raises ``StoreFailed`` if it could not be);
+        it is reconciled after that, in the background."""
+        return await self.group_commit.submit(Received(provider_id, parsed, payload))
+
+    async def settled(self) -> None:
+        """Everything accepted so far is reconciled (or left to the sweeper)."""
+        await self.reconciler.settled()
+
+    async def close(self) -> None:
+        """Store what is pending, then reconcile everything stored (graceful shutdown)."""
+        await self.group_commit.close()
+        await self.reconciler.close()
 
 
 async def sweep(sessionmaker: async_sessionmaker[AsyncSession], *, older_than_s: float) -> int:

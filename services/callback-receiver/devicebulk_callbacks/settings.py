@@ -10,3 +10,11 @@ class CallbackSettings(CommonSettings):
     # retried by a sweeper this often.
     callbacks_sweep_interval_s: float = 10.0
     callbacks_provider_cache_s: float = 30.0
+    # Group commit: callbacks arriving within this long of the first are stored together
+    # (one INSERT, one commit), at most this many at once.
+    callbacks_batch_wait_s: float = 0.01
+    callbacks_batch_max: int = 500
+    # Stored callbacks are reconciled in the background, in batches: the first waits this long
+    # for more to be stored, and one transaction takes at most this many.
+    callbacks_reconcile_wait_s: float = 0.05
+    callbacks_reconcile_batch_max: int = 1000

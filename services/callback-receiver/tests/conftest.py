@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from devicebulk_callbacks.app import create_app
 from devicebulk_callbacks.settings import CallbackSettings
@@ -15,12 +16,25 @@ from devicebulk_common.models import BulkChange, DeviceChange, ServiceProvider
 
 
 @pytest.fixture
-async def receiver(database_url: str, credentials_key: str) -> AsyncIterator[httpx.AsyncClient]:
+async def receiver_app(database_url: str, credentials_key: str) -> AsyncIterator[FastAPI]:
     app = create_app(CallbackSettings(database_url=database_url, callbacks_provider_cache_s=0))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
-            yield client
+        yield app
+
+
+@pytest.fixture
+async def receiver(receiver_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the receiver that, after each answer, waits until the receiver has
+    reconciled in the background what it stored, so a test sees the result."""
+
+    async def settled(response: httpx.Response) -> None:
+        await receiver_app.state.intake.settled()
+
+    transport = httpx.ASGITransport(app=receiver_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://receiver", event_hooks={"response": [settled]}
+    ) as client:
+        yield client
 
 
 @dataclass
@@ -31,16 +45,14 @@ class Scenario:
     url: str
 
 
-@pytest.fixture
-async def scenario(factory, sessionmaker, credentials_key) -> Scenario:
-    """A provider with a registered listener and an activation of three devices in flight."""
+async def _scenario(factory, sessionmaker, credentials_key, n: int) -> Scenario:
     tenant = await factory.tenant()
     provider = await factory.provider(
         callback_username="ts-callback",
         callback_password_encrypted=encrypt_json(credentials_key, {"password": "s3cret"}),
         callback_path_secret_sha256=digest("path-secret"),
     )
-    devices = await factory.devices(tenant, provider, 3)
+    devices = await factory.devices(tenant, provider, n)
     bulk_id = uuid.uuid4()
     async with sessionmaker() as s, s.begin():
         s.add(
@@ -51,8 +63,8 @@ async def scenario(factory, sessionmaker, credentials_key) -> Scenario:
                 change_type=3,
                 status="PROCESSING",
                 request={},
-                device_count=3,
-                remaining_count=3,
+                device_count=n,
+                remaining_count=n,
             )
         )
         await s.flush()
@@ -68,3 +80,15 @@ async def scenario(factory, sessionmaker, credentials_key) -> Scenario:
         ]
         s.add_all(changes)
     return Scenario(provider, bulk_id, changes, f"/callbacks/thingspace/{provider.id}/path-secret")
+
+
+@pytest.fixture
+async def scenario(factory, sessionmaker, credentials_key) -> Scenario:
+    """A provider with a registered listener and an activation of three devices in flight."""
+    return await _scenario(factory, sessionmaker, credentials_key, 3)
+
+
+@pytest.fixture
+async def many(factory, sessionmaker, credentials_key) -> Scenario:
+    """The same with forty devices."""
+    return await _scenario(factory, sessionmaker, credentials_key, 40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from callback_helpers import activation_callback, record_request
@@ -143,6 +144,21 @@ async def test_malformed_bodies_get_400_never_500(receiver, scenario):
         b"\xff\xfe",
     ):
         answer = await receiver.post(scenario.url, content=body)
+        assert answer.status_code == 400, body
+
+
+async def test_bodies_the_database_could_not_store_get_400_not_a_retry(receiver, scenario):
+    iccid = scenario.changes[0].iccid
+    good = json.dumps(activation_callback(iccid, "req-x"))
+    for body in (
+        good.replace('"req-x"', '"' + "r" * 65 + '"'),  # longer than any request id
+        good.replace('"Iccid"}', '"Iccid", "note": "a\\u0000b"}'),  # jsonb holds no NUL
+        good.replace('"callbackCount": 1', '"callbackCount": NaN'),
+        good.replace('"callbackCount": 1', '"callbackCount": 1e999'),
+        good.replace(iccid, "8" * 41),
+    ):
+        assert body != good
+        answer = await receiver.post(scenario.url, content=body.encode())
         assert answer.status_code == 400, body
 
 
