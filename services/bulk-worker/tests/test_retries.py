@@ -3,6 +3,8 @@ the last attempt fails the device and dead-letters its message."""
 
 from __future__ import annotations
 
+import asyncio
+
 from worker_helpers import add_bulk_change, outbox_for
 
 from devicebulk_common.models import DeviceChange
@@ -113,3 +115,31 @@ async def test_a_message_does_not_wait_long_for_budget_it_is_deferred(
     assert deferred.status == "Retry" and deferred.attempts == 0  # no attempt was spent
     (retry,) = await outbox_for(sessionmaker, deferred.id)
     assert retry.exchange == "devicebulk.retry" and 8_000 <= retry.expiration_ms <= 12_000
+
+
+async def test_a_request_whose_answer_was_lost_is_checked_not_sent_again(
+    sessionmaker, credentials_key, world, carrier
+):
+    """The carrier carried out the activation but its answer never came (client timeout): the
+    retry asks the carrier's device list first, finds it under way, and sends nothing."""
+    activate = "POST /api/m2m/v1/devices/actions/activate"
+    adapters = AdapterPool(credentials_key=credentials_key, timeout_s=0.5)
+    handler = DeviceChangeHandler(sessionmaker, adapters)
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[:1])
+    await _faults(carrier, lost_answer_rate=1.0, timeout_s=1.0, callback_delay_s=30)
+    try:
+        await handler(message)
+        change = await _change(sessionmaker, message)
+        assert change.status == "Retry" and change.error_code == "Timeout"
+        for _ in range(50):  # the simulator logs the call once its late 504 is out
+            if await carrier.calls(activate):
+                break
+            await asyncio.sleep(0.1)
+        assert await carrier.calls(activate) == 1
+        await _faults(carrier, callback_delay_s=30)  # answers come back; callbacks still late
+        await handler(message)  # the delayed retry
+    finally:
+        await adapters.aclose()
+    change = await _change(sessionmaker, message)
+    assert await carrier.calls(activate) == 1  # not sent a second time
+    assert change.status == "AwaitingCallback" and change.attempts == 2

@@ -56,6 +56,7 @@ async def submit(
     task = sim.dispatcher.submit(jobs, account.faults)
     if account.faults.callback_before_answer:
         await asyncio.shield(task)
+    await sim.faults.lose_answer(account.faults, ctx.info)
     return {"requestId": request_id}
 
 

@@ -18,6 +18,13 @@ class FaultConfig(BaseModel):
     timeout_s: float = Field(
         default=30, ge=0, description="How long a hanging call hangs (then 504)."
     )
+    lost_answer_rate: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="Share of asynchronous actions carried out whose answer then hangs "
+        "(timeout_s, then 504): the client cannot tell it was done.",
+    )
     rate_limit_per_minute: int | None = Field(
         default=None, ge=0, description="m2m requests per sliding 60 s window; past it 429."
     )

@@ -45,6 +45,15 @@ class FaultInjector:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
 
+    async def lose_answer(self, faults: FaultConfig, info: CallInfo) -> None:
+        """Run after an asynchronous action was carried out: its answer may never arrive."""
+        if faults.lost_answer_rate and self.rng.random() < faults.lost_answer_rate:
+            info.fault = "timeout"
+            await asyncio.sleep(faults.timeout_s)
+            raise ts_error(
+                504, "REQUEST_FAILED.UnexpectedError", "Gateway timeout.", kind="timeout"
+            )
+
     async def gate(self, account: str, faults: FaultConfig, info: CallInfo) -> None:
         """Run before an m2m call does anything; raises the refusal if one is due."""
         await self.latency(faults)
