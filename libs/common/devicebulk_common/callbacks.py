@@ -347,42 +347,51 @@ async def _lock_devices(session: AsyncSession, device_ids: Iterable[int]) -> dic
     return {d.id: d for d in devices}
 
 
+_Target = tuple[int, ParsedCallback, DeviceChange | None]
+
+
 async def _reconcile(session: AsyncSession, callbacks: Sequence[Row[Any]]) -> int:
     """Reconcile locked callbacks: each finds its device change, the first callback of a device
     change that is still open applies, the others are recorded as ignored."""
     if not callbacks:
         return 0
-    changes = await _lock_changes(session, callbacks)
+    targets = _match(callbacks, await _lock_changes(session, callbacks))
+    devices = await _lock_devices(
+        session,
+        (
+            change.device_id
+            for _, parsed, change in targets
+            if parsed.ok
+            and change is not None
+            and change.device_id is not None
+            and not c.DeviceChangeStatus(change.status).is_terminal
+        ),
+    )
+    work = Reconciliation()
+    for callback_id, parsed, change in targets:
+        if change is None:
+            work.unmatched(callback_id)
+        else:
+            device = devices.get(change.device_id) if change.device_id is not None else None
+            await work.apply(session, callback_id, parsed, change, device)
+    await work.write(session)
+    return sum(1 for _, _, change in targets if change is not None)
+
+
+def _match(callbacks: Sequence[Row[Any]], changes: Sequence[DeviceChange]) -> list[_Target]:
+    """Each callback of a recorded request with its device change, found by ICCID, or for a
+    one-device request its only one (None: the request has no such device). Callbacks of a
+    request not recorded yet are left out: the worker reconciles them when it records it."""
     by_pair = {(dc.carrier_request_id, dc.iccid): dc for dc in changes}
     of_request: dict[str | None, list[DeviceChange]] = defaultdict(list)
     for dc in changes:
         of_request[dc.carrier_request_id].append(dc)
-    targets: list[tuple[int, ParsedCallback, DeviceChange | None]] = []
+    targets: list[_Target] = []
     for cb in callbacks:
         known = of_request.get(cb.request_id)
         if not known:
-            continue  # the request id is not recorded yet: the worker reconciles it
+            continue
         only = known[0] if len(known) == 1 else None
         parsed = parse_thingspace(cb.payload | {"username": "", "password": ""})
         targets.append((cb.id, parsed, by_pair.get((cb.request_id, cb.iccid)) or only))
-    devices = await _lock_devices(
-        session,
-        (
-            dc.device_id
-            for _, parsed, dc in targets
-            if parsed.ok and dc is not None and dc.device_id is not None and _open(dc)
-        ),
-    )
-    work = Reconciliation()
-    for callback_id, parsed, dc in targets:
-        if dc is None:
-            work.unmatched(callback_id)
-        else:
-            device = devices.get(dc.device_id) if dc.device_id is not None else None
-            await work.apply(session, callback_id, parsed, dc, device)
-    await work.write(session)
-    return sum(1 for _, _, dc in targets if dc is not None)
-
-
-def _open(dc: DeviceChange) -> bool:
-    return not c.DeviceChangeStatus(dc.status).is_terminal
+    return targets
