@@ -12,11 +12,12 @@ callbacks' outcomes, the audit rows) and writes each with one statement.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
@@ -26,7 +27,6 @@ from devicebulk_common.models import (
     CustomerRatePlan,
     Device,
     DeviceChange,
-    DeviceChangeLog,
     DeviceIdentifierHistory,
 )
 from devicebulk_common.outbox.relay import notify_outbox
@@ -230,6 +230,16 @@ EFFECTS: dict[str, Effect] = {
 
 ACTOR = "callback-receiver"
 
+# The audit rows of a batch, with one statement whatever its size (one prepared statement).
+_AUDIT = text(
+    """
+    INSERT INTO device_change_log (bulk_change_id, device_change_id, step, actor, status, message)
+    SELECT v.bulk_change_id, v.device_change_id, 'callback', :actor, v.status, v.message
+    FROM unnest(CAST(:bulk_change_ids AS uuid[]), CAST(:device_change_ids AS bigint[]),
+                CAST(:statuses AS text[]), CAST(:messages AS text[]))
+         AS v(bulk_change_id, device_change_id, status, message)
+    """
+)
 _OUTCOMES = text(
     """
     UPDATE carrier_callback AS cb
@@ -249,7 +259,8 @@ class Reconciliation:
 
     finishes: list[Finish] = field(default_factory=list)
     outcomes: list[tuple[int, int | None, str]] = field(default_factory=list)
-    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    # (bulk change id, device change id, status, message) of each audit row.
+    audit_rows: list[tuple[uuid.UUID, int, str, str]] = field(default_factory=list)
     # Device change id -> its status once this batch is written.
     handled: dict[int, str] = field(default_factory=dict)
     requeued: bool = False
@@ -329,16 +340,7 @@ class Reconciliation:
     ) -> None:
         self.handled[dc.id] = status.value
         self.outcomes.append((callback_id, dc.id, outcome))
-        self.audit_rows.append(
-            {
-                "bulk_change_id": dc.bulk_change_id,
-                "device_change_id": dc.id,
-                "step": "callback",
-                "actor": ACTOR,
-                "status": status.value,
-                "message": message,
-            }
-        )
+        self.audit_rows.append((dc.bulk_change_id, dc.id, status.value, message))
 
     async def write(self, session: AsyncSession) -> None:
         """The effects' changes (devices, re-queued device changes), then one statement each
@@ -356,7 +358,19 @@ class Reconciliation:
                 },
             )
         if self.audit_rows:
-            await session.execute(insert(DeviceChangeLog), self.audit_rows)
+            bulk_change_ids, device_change_ids, statuses, messages = zip(
+                *self.audit_rows, strict=True
+            )
+            await session.execute(
+                _AUDIT,
+                {
+                    "actor": ACTOR,
+                    "bulk_change_ids": list(bulk_change_ids),
+                    "device_change_ids": list(device_change_ids),
+                    "statuses": list(statuses),
+                    "messages": list(messages),
+                },
+            )
         if self.requeued:
             await notify_outbox(session)
 
