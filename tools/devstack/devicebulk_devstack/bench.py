@@ -31,6 +31,7 @@ from devicebulk_common.crypto import new_key
 from devicebulk_common.db.dsn import asyncpg_dsn
 from devicebulk_common.db.migrate import upgrade
 from devicebulk_common.settings import CommonSettings
+from devicebulk_devstack import cpu
 from devicebulk_devstack.processes import BIN, Ports, Stack, StackConfig
 
 TENANT, PROVIDER = 1, 4
@@ -278,16 +279,25 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
         iccids = seed(stack, devices)
         stack.start_services()
         before = sim_stats(stack)
+        names = {p.popen.pid: cpu.part_of(p.name) for p in stack.procs}
+        cpu_before = cpu.snapshot(names)
         with httpx.Client(base_url=stack.config.intake_url, timeout=120) as api:
             start = time.perf_counter()
             bulk_id, _ = submit(api, iccids)
             wait_until(lambda: processed(api, bulk_id), timeout_s=900, poll_s=0.2)
             elapsed = time.perf_counter() - start
+            cpu_spent = cpu.spent(cpu_before, cpu.snapshot(names))
             counts = api.get(f"/api/v1/bulk-changes/{bulk_id}", headers=HEADERS).json()["Counts"]
         after = sim_stats(stack)
         sizes = [c["devices"] for c in sim_calls(stack) if c["endpoint"] == ACTIVATE]
     requests = after["by_endpoint"].get(ACTIVATE, 0) - before["by_endpoint"].get(ACTIVATE, 0)
     print(f"  devices in each activation request, in order: {sizes}", flush=True)
+    usage = ", ".join(f"{part} {sec:.1f} s" for part, sec in cpu_spent.most_common() if sec >= 0.1)
+    print(f"  CPU time while it ran ({elapsed:.1f} s): {usage}", flush=True)
+    report.notes.append(
+        f"CPU time spent during the {devices:,}-activation run ({elapsed:.1f} s of wall time, "
+        f"{os.cpu_count()} cores): {usage}."
+    )
     ok = counts.get("Success", 0) == devices
     report.add(
         f"throughput: {devices:,} activations, request to last callback reconciled",
