@@ -66,7 +66,9 @@ async def test_failed_devices_are_requeued_for_the_relay(api, factory, sessionma
         }
     # What the relay claims next (its own query): every Queued, unpublished row.
     async with sessionmaker() as s:
-        claimable = {r.id for r in await s.execute(_CLAIM_DEVICE_CHANGES, {"limit": 10**6})}
+        claimable = {
+            r.id for r in await s.execute(_CLAIM_DEVICE_CHANGES, {"after": 0, "limit": 10**6})
+        }
         await s.rollback()
     assert bulk.status == "PROCESSING" and bulk.remaining_count == 2
     assert bulk.processed_at is None and bulk.completion_seq == 1
