@@ -61,6 +61,10 @@ Effect = Callable[
 ]
 
 
+# The longest MDN/MSISDN the device record holds (``device.mdn``, ``device.msisdn``).
+NUMBER_MAX = 20
+
+
 # ---- status update ------------------------------------------------------------------------------
 
 
@@ -70,6 +74,15 @@ async def _activated(
     if device is None:
         return {}
     ids = cb.response_ids
+    for kind in ("mdn", "msisdn"):
+        if len(ids.get(kind) or "") > NUMBER_MAX:
+            # Refused before anything changes: a value the column cannot hold would fail the
+            # reconciling transaction again on every sweep.
+            raise EffectRefused(
+                "Activation.NumberTooLong",
+                f"the carrier activated the device with {kind.upper()} {ids[kind]!r}, longer "
+                f"than the {NUMBER_MAX} characters a phone number can have; record it by hand",
+            )
     device.status = c.DeviceStatus.ACTIVE.value
     device.mdn = ids.get("mdn") or device.mdn
     device.msisdn = ids.get("msisdn") or ids.get("mdn") or device.msisdn

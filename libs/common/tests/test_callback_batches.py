@@ -314,3 +314,26 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(factory, sess
 
     # Both complete their bulk change: the same terminal path, 3 callbacks or 40.
     assert await cost(3) == await cost(40)
+
+
+async def test_an_mdn_too_long_for_the_record_fails_its_device_change_with_a_named_reason(
+    factory, sessionmaker
+):
+    """Not a reconciliation that fails, and is swept again, forever: the device change ends
+    Failed with the reason, and the other device of the batch is activated."""
+    req = await _request(factory, sessionmaker, 2)
+    bad, good = req.changes
+    ids = await _store(
+        sessionmaker,
+        req.provider_id,
+        [_body(bad.iccid, req.request_id, mdn="8" * 25), _body(good.iccid, req.request_id)],
+    )
+    assert await _reconcile(sessionmaker, [req.request_id], ids) == 2
+    failed, succeeded = await _change(sessionmaker, bad.id), await _change(sessionmaker, good.id)
+    assert failed.status == "Failed" and failed.error_code == "Activation.NumberTooLong"
+    assert "8" * 25 in failed.error_message
+    assert succeeded.status == "Success"
+    assert all(cb.processed_at is not None for cb in await _callbacks(sessionmaker, ids))
+    async with sessionmaker() as s:
+        device = await s.get(Device, bad.device_id)
+    assert device.mdn is None and device.status != "active"
