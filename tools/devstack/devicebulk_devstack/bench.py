@@ -282,6 +282,7 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
         names = {p.popen.pid: cpu.part_of(p.name) for p in stack.procs}
         cpu_before = cpu.snapshot(names)
         with httpx.Client(base_url=stack.config.intake_url, timeout=120) as api:
+            started_at = datetime.now(UTC)
             start = time.perf_counter()
             bulk_id, _ = submit(api, iccids)
             wait_until(lambda: processed(api, bulk_id), timeout_s=900, poll_s=0.2)
@@ -289,9 +290,24 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
             cpu_spent = cpu.spent(cpu_before, cpu.snapshot(names))
             counts = api.get(f"/api/v1/bulk-changes/{bulk_id}", headers=HEADERS).json()["Counts"]
         after = sim_stats(stack)
-        sizes = [c["devices"] for c in sim_calls(stack) if c["endpoint"] == ACTIVATE]
+        activations = [c for c in sim_calls(stack) if c["endpoint"] == ACTIVATE]
+        sizes = [c["devices"] for c in activations]
+        sent = httpx.get(f"{stack.config.sim_url}/_sim/callbacks", timeout=60).json()["callbacks"]
     requests = after["by_endpoint"].get(ACTIVATE, 0) - before["by_endpoint"].get(ACTIVATE, 0)
     print(f"  devices in each activation request, in order: {sizes}", flush=True)
+
+    def at(items: list[dict]) -> list[float]:
+        return sorted(
+            (datetime.fromisoformat(i["timestamp"]) - started_at).total_seconds() for i in items
+        )
+
+    requested, called_back = at(activations), at(sent)
+    print(
+        f"  timeline: activation requests at {requested[0]:.1f}-{requested[-1]:.1f} s, "
+        f"callbacks sent at {called_back[0]:.1f}-{called_back[-1]:.1f} s, "
+        f"the bulk change PROCESSED at {elapsed:.1f} s",
+        flush=True,
+    )
     usage = ", ".join(f"{part} {sec:.1f} s" for part, sec in cpu_spent.most_common() if sec >= 0.1)
     print(f"  CPU time while it ran ({elapsed:.1f} s): {usage}", flush=True)
     report.notes.append(
