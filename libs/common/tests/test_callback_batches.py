@@ -47,33 +47,15 @@ async def _request(
     tenant = await factory.tenant()
     provider = await factory.provider()
     devices = await factory.devices(tenant, provider, n)
-    bulk_id, request_id = uuid.uuid4(), f"req-{uuid.uuid4()}"
-    async with sessionmaker() as s, s.begin():
-        s.add(
-            BulkChange(
-                id=bulk_id,
-                tenant_id=tenant.id,
-                service_provider_id=provider.id,
-                change_type=3,
-                status="PROCESSING",
-                request={},
-                device_count=n,
-                remaining_count=n,
-            )
-        )
-        await s.flush()
-        changes = [
-            DeviceChange(
-                bulk_change_id=bulk_id,
-                device_id=d.id,
-                iccid=d.iccid,
-                status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
-                carrier_request_id=request_id if recorded else None,
-                params=params or {"op": "activate", "service_plan": "M2M_4G"},
-            )
-            for d in devices
-        ]
-        s.add_all(changes)
+    request_id = f"req-{uuid.uuid4()}"
+    bulk_id, changes = await factory.bulk_change(
+        tenant,
+        provider,
+        devices,
+        status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
+        params=params,
+        carrier_request_id=request_id if recorded else None,
+    )
     return Request(provider.id, bulk_id, request_id, changes)
 
 

@@ -12,7 +12,7 @@ from devicebulk_callbacks.app import create_app
 from devicebulk_callbacks.settings import CallbackSettings
 from devicebulk_common import contracts as c
 from devicebulk_common.crypto import digest, encrypt_json
-from devicebulk_common.models import BulkChange, DeviceChange, ServiceProvider
+from devicebulk_common.models import DeviceChange, ServiceProvider
 
 
 @pytest.fixture
@@ -53,32 +53,9 @@ async def _scenario(factory, sessionmaker, credentials_key, n: int) -> Scenario:
         callback_path_secret_sha256=digest("path-secret"),
     )
     devices = await factory.devices(tenant, provider, n)
-    bulk_id = uuid.uuid4()
-    async with sessionmaker() as s, s.begin():
-        s.add(
-            BulkChange(
-                id=bulk_id,
-                tenant_id=tenant.id,
-                service_provider_id=provider.id,
-                change_type=3,
-                status="PROCESSING",
-                request={},
-                device_count=n,
-                remaining_count=n,
-            )
-        )
-        await s.flush()
-        changes = [
-            DeviceChange(
-                bulk_change_id=bulk_id,
-                device_id=d.id,
-                iccid=d.iccid,
-                status=c.DeviceChangeStatus.PROCESSING.value,
-                params={"op": "activate", "service_plan": "M2M_4G"},
-            )
-            for d in devices
-        ]
-        s.add_all(changes)
+    bulk_id, changes = await factory.bulk_change(
+        tenant, provider, devices, status=c.DeviceChangeStatus.PROCESSING.value
+    )
     return Scenario(provider, bulk_id, changes, f"/callbacks/thingspace/{provider.id}/path-secret")
 
 
