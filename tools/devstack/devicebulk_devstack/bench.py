@@ -115,8 +115,18 @@ def bench_intake(report: Report, runs: int) -> None:
     )
 
 
-def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, float]:
-    print(f"throughput: {devices:,} activations, {workers} workers, no rate limit", flush=True)
+@dataclass
+class Run:
+    """One throughput run: wall time, carrier requests, the device counts, CPU by part."""
+
+    seconds: float
+    requests: int
+    counts: dict[str, int]
+    sizes: list[int]
+    usage: str
+
+
+def throughput_run(devices: int, workers: int) -> Run:
     with fresh_stack("throughput", workers=workers) as (stack, _):
         iccids = seed(stack, devices)
         stack.start_services()
@@ -133,9 +143,9 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
             counts = api.get(f"/api/v1/bulk-changes/{bulk_id}", headers=HEADERS).json()["Counts"]
         after = sim_stats(stack)
         activations = [c for c in sim_calls(stack) if c["endpoint"] == ACTIVATE]
-        sizes = [c["devices"] for c in activations]
         sent = httpx.get(f"{stack.config.sim_url}/_sim/callbacks", timeout=60).json()["callbacks"]
     requests = after["by_endpoint"].get(ACTIVATE, 0) - before["by_endpoint"].get(ACTIVATE, 0)
+    sizes = [c["devices"] for c in activations]
     print(f"  devices in each activation request, in order: {sizes}", flush=True)
 
     def at(items: list[dict]) -> list[float]:
@@ -152,24 +162,44 @@ def bench_throughput(report: Report, devices: int, workers: int) -> dict[str, fl
     )
     usage = ", ".join(f"{part} {sec:.1f} s" for part, sec in cpu_spent.most_common() if sec >= 0.1)
     print(f"  CPU time while it ran ({elapsed:.1f} s): {usage}", flush=True)
+    return Run(elapsed, requests, counts, sizes, usage)
+
+
+def bench_throughput(report: Report, devices: int, workers: int, runs: int) -> dict[str, float]:
+    """``runs`` runs, each on a fresh stack; the median is the figure (a shared 2-core machine
+    varies by a few seconds from one run to the next)."""
+    results: list[Run] = []
+    for n in range(runs):
+        print(
+            f"throughput: {devices:,} activations, {workers} workers, no rate limit "
+            f"(run {n + 1} of {runs})",
+            flush=True,
+        )
+        results.append(throughput_run(devices, workers))
+    ordered = sorted(results, key=lambda r: r.seconds)
+    median = ordered[len(ordered) // 2]
     report.notes.append(
-        f"CPU time spent during the {devices:,}-activation run ({elapsed:.1f} s of wall time, "
-        f"{os.cpu_count()} cores): {usage}."
+        f"CPU time spent during the median {devices:,}-activation run ({median.seconds:.1f} s of "
+        f"wall time, {os.cpu_count()} cores): {median.usage}."
     )
-    ok = counts.get("Success", 0) == devices
+    ok = all(r.counts.get("Success", 0) == devices for r in results)
+    spread = f", {ordered[0].seconds:.1f}-{ordered[-1].seconds:.1f} s" if runs > 1 else ""
     report.add(
         f"throughput: {devices:,} activations, request to last callback reconciled",
         "< 15 s",
-        f"{elapsed:.1f} s ({devices / elapsed:,.0f} devices/s)" + ("" if ok else f" {counts}"),
-        elapsed < 15 and ok,
+        f"{median.seconds:.1f} s median ({devices / median.seconds:,.0f} devices/s; "
+        f"n={runs}{spread})" + ("" if ok else f" {[r.counts for r in results]}"),
+        median.seconds < 15 and ok,
     )
+    most = max(r.requests for r in results)
     report.add(
         f"requests per device: carrier requests for {devices:,} activations",
         "<= 20 (>= 500 devices a request)",
-        f"{requests} ({devices / max(requests, 1):,.0f} devices a request)",
-        requests <= 20,
+        f"{most} at most ({devices / max(most, 1):,.0f} devices a request; "
+        f"{', '.join(str(r.requests) for r in results)})",
+        most <= 20,
     )
-    return {"requests": requests, "devices": devices, "seconds": elapsed}
+    return {"requests": most, "devices": devices, "seconds": median.seconds}
 
 
 def bench_budget(report: Report, limit: int, devices: int, worker_counts: list[int]) -> None:
@@ -291,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="10,000-device intake runs")
     parser.add_argument("--devices", type=int, default=10_000, help="throughput phase")
     parser.add_argument("--workers", type=int, default=2, help="throughput phase")
+    parser.add_argument("--throughput-runs", type=int, default=3, help="throughput phase")
     parser.add_argument("--limit", type=int, default=600, help="budget phase, requests/min")
     parser.add_argument("--budget-devices", type=int, default=600)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
@@ -301,7 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     if "intake" in phases:
         bench_intake(report, args.runs)
     if "throughput" in phases:
-        comparison(report, bench_throughput(report, args.devices, args.workers))
+        comparison(
+            report, bench_throughput(report, args.devices, args.workers, args.throughput_runs)
+        )
     if "budget" in phases:
         bench_budget(report, args.limit, args.budget_devices, [1, 2, 4])
     if args.only:
