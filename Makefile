@@ -26,7 +26,7 @@ run: install ## start the whole stack on this machine (fresh demo database); Ctr
 demo: install ## submit 1,000 activations to the running stack and follow them to the email
 	$(BIN)/devicebulk-devstack demo
 
-bench: install ## the benchmarks of DESIGN.md §8 on this machine; writes docs/benchmarks.md (~10 min)
+bench: install ## the benchmarks of DESIGN.md §8 on this machine; writes docs/benchmarks.md (~12 min)
 	$(BIN)/devicebulk-devstack bench
 
 test: install ## run every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ

@@ -301,10 +301,13 @@ def machine() -> str:
 def write_markdown(report: Report, path: Path, command: str) -> None:
     text = f"""# Benchmarks
 
-Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on {machine()}, against the ThingSpace
-simulator. Every process (simulator, relay, intake, workers, receiver, notifier, SMTP sink) runs
-on this one machine, with PostgreSQL and RabbitMQ, each phase on a fresh database and vhost.
-The targets are DESIGN.md §8. Re-run with `make bench` (about ten minutes).
+Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on this machine:
+{machine()}.
+Every process (simulator, relay, intake, workers, receiver, notifier, SMTP sink) runs on it, with
+PostgreSQL and RabbitMQ, against the ThingSpace simulator; each phase on a fresh database and
+vhost. The targets are DESIGN.md §8. Re-run with `make bench` (about twelve minutes). The CPU
+line below says where the 2 cores went during the throughput run: the part with the most is
+what limits it.
 
 {report.markdown()}
 
