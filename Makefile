@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
+# The services' Python packages (not their .egg-info folders).
+SERVICE_PACKAGES := $(filter-out %.egg-info,$(wildcard services/*/devicebulk_*))
 # Parallel test processes (each gets its own database and RabbitMQ vhost).
 TEST_WORKERS ?= 2
 
@@ -41,7 +43,7 @@ lint: install ## ruff (lint and format check) and alembic check (models and migr
 	$(BIN)/python -m devicebulk_devstack.alembic_check
 
 typecheck: install ## mypy on the library and the services
-	$(BIN)/mypy libs/common/devicebulk_common services/*/devicebulk_*
+	$(BIN)/mypy libs/common/devicebulk_common $(SERVICE_PACKAGES)
 
 fmt: install ## format and auto-fix
 	$(BIN)/ruff check --fix .

@@ -82,7 +82,7 @@ STARTABLE = frozenset(
 UNKNOWN_OUTCOME = frozenset({"Timeout", "TransportError"})
 
 
-def job_rows() -> Select[tuple[DeviceChange, BulkChange, ServiceProvider]]:
+def job_rows() -> Select[DeviceChange, BulkChange, ServiceProvider]:
     """A device change with its bulk change and carrier account (lock the change with it)."""
     return (
         select(DeviceChange, BulkChange, ServiceProvider)

@@ -6,10 +6,10 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
-import aiormq.abc
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange
 from pamqp.commands import Basic
 
@@ -50,11 +50,12 @@ class Publisher:
         """
         for name in {i.exchange for i in items}:
             await self._exchange(name)  # exists (a missing exchange would close the channel)
-        channel = await self._channel.get_underlay_channel()
+        # The concrete channel: its basic_publish takes wait=False (the abstract one does not).
+        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         await asyncio.gather(*(_publish(channel, i) for i in items))
 
 
-async def _publish(channel: aiormq.abc.AbstractChannel, item: Outgoing) -> None:
+async def _publish(channel: aiormq.Channel, item: Outgoing) -> None:
     properties = Basic.Properties(
         content_type="application/json",
         delivery_mode=PERSISTENT,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
+from pamqp.common import FieldTable
 
 from devicebulk_common import contracts as c
 
 
-def _work_queue(dead_routing_key: str) -> dict[str, object]:
+def _work_queue(dead_routing_key: str) -> FieldTable:
     return {
         "x-queue-type": "quorum",
         "x-delivery-limit": c.DELIVERY_LIMIT,

@@ -36,7 +36,7 @@ async def _device(session: AsyncSession, job: Job) -> Device:
     return device
 
 
-async def _exists(session: AsyncSession, model: type, key: Any, code: str, what: str) -> None:
+async def _exists(session: AsyncSession, model: type[Any], key: Any, code: str, what: str) -> None:
     if await session.get(model, key) is None:
         raise LocalRefusal(code, f"{what} {key} no longer exists")
 

@@ -67,7 +67,7 @@ _SUMMARY_COLUMNS = (
 
 def bulk_changes_query(
     tenant_id: int, filters: BulkChangeFilters, *, after: CreatedCursor | None, limit: int
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     query = select(*_SUMMARY_COLUMNS).where(BulkChange.tenant_id == tenant_id)
     if filters.status is not None:
         query = query.where(BulkChange.status == filters.status.value)

@@ -178,7 +178,8 @@ async def identifiers_in_use(
     )
     used_iccids: set[str] = set()
     used_imeis: set[str] = set()
-    for iccid, imei in await session.execute(union_all(by_iccid, by_imei)):
+    rows: Any = await session.execute(union_all(by_iccid, by_imei))
+    for iccid, imei in rows:
         if iccid is not None:
             used_iccids.add(iccid)
         if imei is not None:
