@@ -32,8 +32,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callback_effects import Reconciliation
 from devicebulk_common.models import CarrierCallback, Device, DeviceChange
+from devicebulk_common.reconciliation import Reconciliation
 
 # The longest identifiers ``carrier_callback`` stores (its column widths); longer is malformed.
 MAX_REQUEST_ID = 64

@@ -1,0 +1,186 @@
+"""A batch of callbacks, applied in memory and written set-wise.
+
+:class:`Reconciliation` gathers what a batch of callbacks does (terminal transitions, the
+callbacks' outcomes, the audit rows) while the per-operation effects of
+:mod:`devicebulk_common.callback_effects` run, and writes each with one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from devicebulk_common import contracts as c
+from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
+from devicebulk_common.lifecycle import Finish, finish_device_changes
+from devicebulk_common.models import Device, DeviceChange
+from devicebulk_common.outbox.relay import notify_outbox
+
+if TYPE_CHECKING:
+    from devicebulk_common.callbacks import ParsedCallback
+
+
+ACTOR = "callback-receiver"
+
+# The audit rows of a batch, with one statement whatever its size (one prepared statement).
+_AUDIT = text(
+    """
+    INSERT INTO device_change_log (bulk_change_id, device_change_id, step, actor, status, message)
+    SELECT v.bulk_change_id, v.device_change_id, 'callback', :actor, v.status, v.message
+    FROM unnest(CAST(:bulk_change_ids AS uuid[]), CAST(:device_change_ids AS bigint[]),
+                CAST(:statuses AS text[]), CAST(:messages AS text[]))
+         AS v(bulk_change_id, device_change_id, status, message)
+    """
+)
+_OUTCOMES = text(
+    """
+    UPDATE carrier_callback AS cb
+    SET device_change_id = v.device_change_id, outcome = v.outcome, processed_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:device_change_ids AS bigint[]),
+                CAST(:outcomes AS text[])) AS v(id, device_change_id, outcome)
+    WHERE cb.id = v.id
+    """
+)
+
+
+@dataclass
+class Reconciliation:
+    """What reconciling a batch of callbacks does, gathered while the effects run in memory;
+    :meth:`write` then writes it with one statement each. The first callback of a device change
+    applies; another one in the same batch (a Failed then a Success, say) is ignored."""
+
+    finishes: list[Finish] = field(default_factory=list)
+    outcomes: list[tuple[int, int | None, str]] = field(default_factory=list)
+    # (bulk change id, device change id, status, message) of each audit row.
+    audit_rows: list[tuple[uuid.UUID, int, str, str]] = field(default_factory=list)
+    # Device change id -> its status once this batch is written.
+    handled: dict[int, str] = field(default_factory=dict)
+    requeued: bool = False
+
+    def unmatched(self, callback_id: int) -> None:
+        self.outcomes.append(
+            (callback_id, None, "no device change of this request has this device")
+        )
+
+    async def apply(
+        self,
+        session: AsyncSession,
+        callback_id: int,
+        cb: ParsedCallback,
+        dc: DeviceChange,
+        device: Device | None,
+    ) -> None:
+        status = self.handled.get(dc.id, dc.status)
+        if dc.id in self.handled or c.DeviceChangeStatus(status).is_terminal:
+            self.outcomes.append((callback_id, dc.id, f"ignored: device change already {status}"))
+            return
+        op = (dc.params or {}).get("op", "")
+        if not cb.ok:
+            self._finish(
+                callback_id,
+                dc,
+                Finish(dc.id, c.DeviceChangeStatus.FAILED, cb.fault_code, cb.fault_message),
+                outcome=f"{op} failed: {cb.fault_code}",
+                message=f"{cb.fault_code}: {cb.fault_message}",
+            )
+            return
+        effect = EFFECTS.get(op)
+        try:
+            result = await effect(session, device, dc, cb) if effect else {}
+        except EffectRefused as refused:
+            self._finish(
+                callback_id,
+                dc,
+                Finish(dc.id, c.DeviceChangeStatus.FAILED, refused.code, refused.message),
+                outcome=f"{op} confirmed by the carrier but not recorded: {refused.code}",
+                message=f"carrier confirmed {op}; {refused.code}: {refused.message}",
+            )
+            return
+        if isinstance(result, NextPhase):
+            _queue_next_phase(dc, result)
+            self.requeued = True
+            self._record(
+                callback_id,
+                dc,
+                c.DeviceChangeStatus.QUEUED,
+                outcome=f"{op} step confirmed; next: {result.phase}",
+                message=f"carrier confirmed {op}: {result.note}; next: {result.phase}",
+            )
+            return
+        self._finish(
+            callback_id,
+            dc,
+            Finish(dc.id, c.DeviceChangeStatus.SUCCESS, result=result),
+            outcome=f"{op} succeeded",
+            message=f"carrier confirmed {op}" + (f": {result}" if result else ""),
+        )
+
+    def _finish(
+        self, callback_id: int, dc: DeviceChange, finish: Finish, *, outcome: str, message: str
+    ) -> None:
+        self.finishes.append(finish)
+        self._record(callback_id, dc, finish.status, outcome=outcome, message=message)
+
+    def _record(
+        self,
+        callback_id: int,
+        dc: DeviceChange,
+        status: c.DeviceChangeStatus,
+        *,
+        outcome: str,
+        message: str,
+    ) -> None:
+        self.handled[dc.id] = status.value
+        self.outcomes.append((callback_id, dc.id, outcome))
+        self.audit_rows.append((dc.bulk_change_id, dc.id, status.value, message))
+
+    async def write(self, session: AsyncSession) -> None:
+        """The effects' changes (devices, re-queued device changes), then one statement each
+        for the terminal transitions, the callbacks' outcomes and the audit rows."""
+        await session.flush()
+        await finish_device_changes(session, self.finishes)
+        if self.outcomes:
+            ids, device_change_ids, outcomes = zip(*self.outcomes, strict=True)
+            await session.execute(
+                _OUTCOMES,
+                {
+                    "ids": list(ids),
+                    "device_change_ids": list(device_change_ids),
+                    "outcomes": list(outcomes),
+                },
+            )
+        if self.audit_rows:
+            bulk_change_ids, device_change_ids, statuses, messages = zip(
+                *self.audit_rows, strict=True
+            )
+            await session.execute(
+                _AUDIT,
+                {
+                    "actor": ACTOR,
+                    "bulk_change_ids": list(bulk_change_ids),
+                    "device_change_ids": list(device_change_ids),
+                    "statuses": list(statuses),
+                    "messages": list(messages),
+                },
+            )
+        if self.requeued:
+            await notify_outbox(session)
+
+
+def _queue_next_phase(dc: DeviceChange, step: NextPhase) -> None:
+    """Queue the device change again for its next carrier request (published by the relay).
+
+    The confirmed request's id is cleared (one carrier request id at a time: a late repeat of
+    the old request's callbacks then matches nothing), and the attempts start again.
+    """
+    dc.params = {**(dc.params or {}), "phase": step.phase}
+    dc.status = c.DeviceChangeStatus.QUEUED.value
+    dc.carrier_request_id = None
+    dc.published_at = None
+    dc.attempts = 0
+    if step.result is not None:
+        dc.result = step.result
