@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
@@ -42,17 +42,14 @@ from devicebulk_common.lifecycle import (
 )
 from devicebulk_common.logging import bound
 from devicebulk_common.models import (
-    BulkChange,
-    Device,
     DeviceChange,
-    DeviceChangeLog,
     ServiceProvider,
 )
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
-from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job, known
+from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job
 from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
 from devicebulk_worker.operations import identifier as _identifier  # noqa: F401  (registers)
 from devicebulk_worker.operations import local as _local  # noqa: F401  (registers)
@@ -60,7 +57,6 @@ from devicebulk_worker.operations import place_of_use as _place_of_use  # noqa: 
 from devicebulk_worker.operations import plan as _plan  # noqa: F401  (registers)
 from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
 from devicebulk_worker.operations import username as _username  # noqa: F401  (registers)
-from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import (
     ACTOR,
     apply_local,
@@ -69,26 +65,9 @@ from devicebulk_worker.recording import (
     write_audit,
 )
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
+from devicebulk_worker.starting import start_batch
 
 log = structlog.get_logger(__name__)
-
-
-STARTABLE = frozenset(
-    {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
-)
-
-# A retry after one of these may find the previous request done: the request was sent and no
-# answer came back, so the carrier is asked before anything is sent again.
-UNKNOWN_OUTCOME = frozenset({"Timeout", "TransportError"})
-
-
-def job_rows() -> Select[DeviceChange, BulkChange, ServiceProvider]:
-    """A device change with its bulk change and carrier account (lock the change with it)."""
-    return (
-        select(DeviceChange, BulkChange, ServiceProvider)
-        .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
-        .join(ServiceProvider, ServiceProvider.id == BulkChange.service_provider_id)
-    )
 
 
 def names_a_device(exc: CarrierError) -> bool:
@@ -99,43 +78,6 @@ def names_a_device(exc: CarrierError) -> bool:
 
 def _ids(jobs: Sequence[Job]) -> list[int]:
     return [j.device_change_id for j in jobs]
-
-
-async def _locked_jobs(
-    session: AsyncSession, ids: list[int]
-) -> list[tuple[DeviceChange, BulkChange, ServiceProvider]]:
-    """The device changes locked in id order, each with its bulk change and carrier account.
-
-    Bulk changes and accounts are loaded once each, not joined to every row: a bulk change
-    carries its whole request (100,000 ICCIDs at most), and decoding it once per device was
-    most of a worker's CPU."""
-    changes = (
-        await session.scalars(
-            select(DeviceChange)
-            .where(DeviceChange.id.in_(ids))
-            .order_by(DeviceChange.id)
-            .with_for_update()
-        )
-    ).all()
-    if not changes:
-        return []
-    bulk_ids = {dc.bulk_change_id for dc in changes}
-    bulks = {
-        b.id: b
-        for b in await session.scalars(select(BulkChange).where(BulkChange.id.in_(bulk_ids)))
-    }
-    provider_ids = {b.service_provider_id for b in bulks.values()}
-    providers = {
-        p.id: p
-        for p in await session.scalars(
-            select(ServiceProvider).where(ServiceProvider.id.in_(provider_ids))
-        )
-    }
-    out = []
-    for dc in changes:
-        bulk = bulks[dc.bulk_change_id]
-        out.append((dc, bulk, providers[bulk.service_provider_id]))
-    return out
 
 
 class DeviceChangeHandler:
@@ -169,7 +111,7 @@ class DeviceChangeHandler:
     # ---- one batch ------------------------------------------------------------------------
 
     async def run_batch(self, ids: list[int]) -> dict[int, BaseException]:
-        started = await durably(lambda: self._start(ids))
+        started = await durably(lambda: start_batch(self._sessionmaker, ids))
         units: list[tuple[list[Job], Any]] = []
         groups: dict[tuple[int, str, Hashable], list[Job]] = defaultdict(list)
         providers: dict[int, ServiceProvider] = {}
@@ -200,66 +142,6 @@ class DeviceChangeHandler:
                 log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
                 failed.update(dict.fromkeys(_ids(jobs), outcome))
         return failed
-
-    async def _start(self, ids: list[int]) -> list[tuple[Job, ServiceProvider, bool]]:
-        """Lock the batch's rows (in id order), and move the startable ones to Processing."""
-        started: list[tuple[Job, ServiceProvider, bool]] = []
-        async with unit_of_work(self._sessionmaker) as session:
-            rows = await _locked_jobs(session, ids)
-            if len(rows) < len(set(ids)):
-                log.warning(
-                    "device changes not found; messages dropped", count=len(ids) - len(rows)
-                )
-            device_ids = [dc.device_id for dc, _, _ in rows if dc.device_id is not None]
-            devices = {
-                d.id: d
-                for d in (
-                    await session.scalars(select(Device).where(Device.id.in_(device_ids)))
-                    if device_ids
-                    else []
-                )
-            }
-            unknown: list[Finish] = []
-            entries: list[dict[str, Any]] = []
-            for dc, bulk, provider in rows:
-                status = c.DeviceChangeStatus(dc.status)
-                if status not in STARTABLE:
-                    continue
-                op = (dc.params or {}).get("op", "")
-                if not known(op):
-                    unknown.append(
-                        Finish(
-                            dc.id,
-                            c.DeviceChangeStatus.FAILED,
-                            "UnknownOperation",
-                            f"no operation {op!r} in this worker",
-                        )
-                    )
-                    continue
-                dc.attempts += 1
-                resumed = status is c.DeviceChangeStatus.PROCESSING or (
-                    status in (c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.QUEUED)
-                    and dc.error_code in UNKNOWN_OUTCOME
-                )
-                dc.status = c.DeviceChangeStatus.PROCESSING.value
-                entries.append(
-                    {
-                        "bulk_change_id": dc.bulk_change_id,
-                        "device_change_id": dc.id,
-                        "step": "attempt",
-                        "actor": ACTOR,
-                        "status": dc.status,
-                        "message": f"attempt {dc.attempts}: {op}"
-                        + (" (the last one's outcome is unknown: asking first)" if resumed else ""),
-                    }
-                )
-                job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
-                started.append((job, provider, resumed))
-            await session.flush()
-            await finish_device_changes(session, unknown)
-            if entries:
-                await session.execute(insert(DeviceChangeLog), entries)
-        return started
 
     # ---- carrier operations ---------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.handler import DeviceChangeHandler, job_rows
+from devicebulk_worker.handler import DeviceChangeHandler
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
+from devicebulk_worker.starting import job_rows
 
 log = structlog.get_logger(__name__)
 
