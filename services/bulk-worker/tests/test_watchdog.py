@@ -69,3 +69,41 @@ async def test_out_of_attempts_it_fails_with_a_named_reason(handler, world, carr
     change = await _change(sessionmaker, message)
     assert change.status == "Failed" and change.error_code == "CallbackMissing"
     assert "preactive" in change.error_message
+
+
+async def test_a_callback_that_comes_while_the_carrier_is_asked_is_not_overridden(
+    handler, world, carrier, sessionmaker
+):
+    """The carrier is asked with no transaction open; a callback that settles the device change
+    meanwhile wins: the watchdog neither sends it again nor fails it."""
+    from devicebulk_common import contracts as c
+    from devicebulk_common.db.engine import unit_of_work
+    from devicebulk_common.lifecycle import finish_device_change
+
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[:1])
+    await _overdue(sessionmaker, message)
+
+    class CallbackArrivesMeanwhile(CallbackWatchdog):
+        async def _settle(self, job, view, attempts, age_s):
+            assert view.verdict == "not-done"  # it would be sent again
+            async with unit_of_work(sessionmaker) as s:  # ... but its callback comes first
+                await finish_device_change(s, job.device_change_id, c.DeviceChangeStatus.SUCCESS)
+            await super()._settle(job, view, attempts, age_s)
+
+    watchdog = CallbackArrivesMeanwhile(
+        sessionmaker, handler._adapters, handler, timeout_s=600, give_up_s=86_400, max_attempts=3
+    )
+    assert await watchdog.check_once() >= 1
+    change = await _change(sessionmaker, message)
+    assert change.status == "Success"
+    async with sessionmaker() as s:
+        steps = (
+            await s.execute(
+                text(
+                    "SELECT count(*) FROM device_change_log WHERE device_change_id = :id "
+                    "AND step = 'callback-timeout'"
+                ),
+                {"id": message.device_change_id},
+            )
+        ).scalar_one()
+    assert steps == 0
