@@ -19,8 +19,8 @@ from devicebulk_common.contracts import DeviceStatus
 from devicebulk_common.crypto import encrypt_json
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.db.migrate import upgrade
-from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider, Tenant
-from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
+from devicebulk_common.models import Device, DeviceChange, ServiceProvider, Tenant
+from devicebulk_devstack.testdata import add_bulk_change, make_iccid, make_imei, unique_id
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")
@@ -183,34 +183,15 @@ class Factory:
     ) -> tuple[uuid.UUID, list[DeviceChange]]:
         """A bulk change under way with one device change per device, each in ``status``
         (``change`` sets further device-change columns, e.g. ``carrier_request_id``)."""
-        bulk_id = uuid.uuid4()
-        async with self.sessionmaker() as s, s.begin():
-            s.add(
-                BulkChange(
-                    id=bulk_id,
-                    tenant_id=tenant.id,
-                    service_provider_id=provider.id,
-                    change_type=3,
-                    status="PROCESSING",
-                    request={},
-                    device_count=len(devices),
-                    remaining_count=len(devices),
-                )
-            )
-            await s.flush()
-            changes = [
-                DeviceChange(
-                    bulk_change_id=bulk_id,
-                    device_id=d.id,
-                    iccid=d.iccid,
-                    status=status,
-                    params=params or {"op": "activate", "service_plan": "M2M_4G"},
-                    **change,
-                )
-                for d in devices
-            ]
-            s.add_all(changes)
-        return bulk_id, changes
+        return await add_bulk_change(
+            self.sessionmaker,
+            tenant_id=tenant.id,
+            service_provider_id=provider.id,
+            devices=devices,
+            status=status,
+            params=params or {"op": "activate", "service_plan": "M2M_4G"},
+            **change,
+        )
 
 
 @pytest.fixture

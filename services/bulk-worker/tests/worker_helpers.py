@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from devicebulk_common import contracts as c
-from devicebulk_common.models import BulkChange, Device, DeviceChange
+from devicebulk_common.models import Device
+from devicebulk_devstack import testdata
 
 
 async def add_bulk_change(
@@ -17,39 +16,21 @@ async def add_bulk_change(
     devices: list[Device] | None = None,
     status: str = c.DeviceChangeStatus.QUEUED.value,
 ) -> list[c.DeviceChangeMessage]:
-    devices = devices or world.devices
-    bulk_id = uuid.uuid4()
-    async with sessionmaker() as s, s.begin():
-        s.add(
-            BulkChange(
-                id=bulk_id,
-                tenant_id=world.tenant.id,
-                service_provider_id=world.provider.id,
-                change_type=3,
-                status="PROCESSING",
-                device_count=len(devices),
-                remaining_count=len(devices),
-                request=request
-                or {
-                    "StatusUpdate": {
-                        "TargetStatus": "Active",
-                        "ThingSpaceStatusUpdate": {"ZipCode": "92127"},
-                    }
-                },
-            )
-        )
-        await s.flush()
-        changes = [
-            DeviceChange(
-                bulk_change_id=bulk_id,
-                device_id=d.id,
-                iccid=d.iccid,
-                status=status,
-                params={"op": op, "service_plan": "M2M_4G"},
-            )
-            for d in devices
-        ]
-        s.add_all(changes)
+    bulk_id, changes = await testdata.add_bulk_change(
+        sessionmaker,
+        tenant_id=world.tenant.id,
+        service_provider_id=world.provider.id,
+        devices=devices or world.devices,
+        status=status,
+        params={"op": op, "service_plan": "M2M_4G"},
+        request=request
+        or {
+            "StatusUpdate": {
+                "TargetStatus": "Active",
+                "ThingSpaceStatusUpdate": {"ZipCode": "92127"},
+            }
+        },
+    )
     return [c.DeviceChangeMessage(device_change_id=dc.id, bulk_change_id=bulk_id) for dc in changes]
 
 
