@@ -27,6 +27,7 @@ from devicebulk_common.models import (
     BulkChange,
     Device,
     DeviceChange,
+    NotificationAttempt,
     NotificationSent,
     ServiceProvider,
     Tenant,
@@ -228,3 +229,12 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0) -> 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def attempt_row(
+    sessionmaker: async_sessionmaker[AsyncSession], bulk_change_id: uuid.UUID
+) -> NotificationAttempt | None:
+    async with sessionmaker() as session:
+        return await session.scalar(
+            select(NotificationAttempt).where(NotificationAttempt.bulk_change_id == bulk_change_id)
+        )
