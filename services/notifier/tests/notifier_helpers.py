@@ -42,6 +42,16 @@ class Collector:
     """An aiosmtpd handler that keeps every message it is given."""
 
     envelopes: list[Any] = field(default_factory=list)
+    # Addresses the server refuses at RCPT (550), as a mailbox that does not exist.
+    refused: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
