@@ -85,14 +85,16 @@ class CompletionHandler:
     ) -> tuple[attempts.Claimed, Recipients] | Outcome:
         """Record the attempt (committed), or say why there is none; waits while another
         attempt may be under way."""
+        first = True
         while True:
             async with unit_of_work(self._sessionmaker) as session:
                 target = await load_target(session, bulk_change_id)
                 if target is None:
                     raise MalformedMessage(f"bulk change {bulk_change_id} does not exist")
                 recipients = choose_recipients(target, self._default_recipient)
-                for reason in recipients.skipped:
+                for reason in recipients.skipped if first else ():
                     log.warning("completion email recipient skipped", reason=reason)
+                first = False
                 if not recipients.candidates:
                     log.warning(
                         "no recipient for the completion email: the bulk change, its tenant "

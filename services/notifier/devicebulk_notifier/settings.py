@@ -11,7 +11,7 @@ from devicebulk_common.settings import CommonSettings, SmtpSettings
 class NotifierSettings(CommonSettings, SmtpSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Completion events handled at once (each holds a DB connection while its email is sent).
+    # Completion events handled at once (none holds a DB connection while SMTP talks).
     notifier_prefetch: int = 4
     # Used when neither the bulk change's notify_email nor its tenant's notification_email is set.
     notifier_default_recipient: str | None = None

@@ -59,6 +59,7 @@ def notifier_handler(
         notifier_smtp.sender(),
         mail_from=MAIL_FROM,
         default_recipient="ops@example.test",
+        poll_s=0.05,
     )
 
 
