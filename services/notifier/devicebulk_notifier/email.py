@@ -1,5 +1,8 @@
 """Renders the completion email: subject, a plain-text and an HTML part (everything escaped),
-and the per-device results as a CSV attachment."""
+and the per-device results (a CSV attachment, compressed, or a link: :mod:`.results`).
+
+Text that came from a user or a carrier is quoted on one line, printable, and truncated: a
+1,000,000-character username is 100 characters in the subject and 300 in the body."""
 
 from __future__ import annotations
 
@@ -10,9 +13,14 @@ from email.utils import formatdate, make_msgid, parseaddr
 
 from devicebulk_common.contracts import BulkChangeStatus, DeviceChangeStatus
 from devicebulk_notifier.report import FailedDevice, Report
+from devicebulk_notifier.results import Results
 
-# A carrier's error text can be long; the body shows this much of it, the CSV all of it.
+# A carrier's error text or a user's value can be long; the body shows this much of it, the
+# CSV (a carrier's text) all of it.
 REASON_MAX_CHARS = 300
+# The subject quotes the change (which can hold a user's text) this far; the whole subject stays
+# well inside one header line's sensible length.
+SUBJECT_CHANGE_CHARS = 100
 
 
 def new_message_id(mail_from: str) -> str:
@@ -21,12 +29,8 @@ def new_message_id(mail_from: str) -> str:
     return make_msgid(domain=domain)
 
 
-def attachment_name(report: Report) -> str:
-    return f"bulk-change-{report.bulk_change_id}.csv"
-
-
 def subject(report: Report) -> str:
-    head = f"Bulk change {report.bulk_change_id} ({_one_line(report.change)})"
+    head = f"Bulk change {report.bulk_change_id} ({_clip(report.change, SUBJECT_CHANGE_CHARS)})"
     if report.status == BulkChangeStatus.ERROR:
         return f"{head} could not run"
     parts = [f"{report.succeeded} succeeded", f"{report.failed_total} failed"]
@@ -38,7 +42,7 @@ def subject(report: Report) -> str:
 
 
 def build_message(
-    report: Report, csv_data: bytes, *, mail_from: str, recipient: str, message_id: str
+    report: Report, results: Results, *, mail_from: str, recipient: str, message_id: str
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject(report)
@@ -47,30 +51,48 @@ def build_message(
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(render_text(report), cte="quoted-printable")
-    message.add_alternative(render_html(report), subtype="html", cte="quoted-printable")
-    message.add_attachment(
-        csv_data,
-        maintype="text",
-        subtype="csv",
-        filename=attachment_name(report),
-        params={"charset": "utf-8"},
-    )
+    message.set_content(render_text(report, results), cte="quoted-printable")
+    message.add_alternative(render_html(report, results), subtype="html", cte="quoted-printable")
+    if results.kind == "csv":
+        message.add_attachment(
+            results.data,
+            maintype="text",
+            subtype="csv",
+            filename=results.filename,
+            params={"charset": "utf-8"},
+        )
+    elif results.kind == "gzip":
+        message.add_attachment(
+            results.data, maintype="application", subtype="gzip", filename=results.filename
+        )
     return message
 
 
 # ---- plain text ---------------------------------------------------------------------------------
 
 
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split())
+def _clip(value: object, limit: int = REASON_MAX_CHARS) -> str:
+    """One line of printable text (whitespace runs become one space, other controls a '?'),
+    cut to ``limit`` characters (an ellipsis says it was)."""
+    text = " ".join(str(value)[: limit * 4].split())  # never split a huge value whole
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _results_sentence(results: Results) -> str:
+    if results.kind == "csv":
+        return f"Every device's result is in the attached {results.filename}."
+    if results.kind == "gzip":
+        return f"Every device's result is in the attached {results.filename} (gzip-compressed CSV)."
+    return (
+        f"The per-device results ({results.csv_bytes} bytes of CSV) are too large to attach; "
+        f"they are at {results.link}"
+    )
 
 
 def _reason(device: FailedDevice) -> str:
-    code = _one_line(device.error_code or "")
-    reason = _one_line(device.reason or "")
-    if len(reason) > REASON_MAX_CHARS:
-        reason = reason[: REASON_MAX_CHARS - 1] + "…"
+    code = _clip(device.error_code or "")
+    reason = _clip(device.reason or "")
     if device.status == DeviceChangeStatus.VALIDATION_FAILED:
         code = code or "validation failed"
     return ": ".join(part for part in (code, reason) if part) or "no reason recorded"
@@ -83,15 +105,15 @@ def _when(value: datetime | None) -> str:
 def _summary(report: Report) -> list[tuple[str, str]]:
     rows = [
         ("Bulk change", str(report.bulk_change_id)),
-        ("Change", _one_line(report.change)),
+        ("Change", _clip(report.change)),
         ("Service provider", str(report.service_provider_id)),
-        ("Requested by", _one_line(report.created_by or "-")),
+        ("Requested by", _clip(report.created_by or "-")),
         ("Requested at", _when(report.created_at)),
         ("Processed at", _when(report.processed_at)),
         ("Status", report.status),
     ]
     if report.error_reason:
-        rows.append(("Error", _one_line(report.error_reason)))
+        rows.append(("Error", _clip(report.error_reason)))
     rows += [
         ("Devices", str(report.device_count)),
         ("Succeeded", str(report.succeeded)),
@@ -106,16 +128,16 @@ def _summary(report: Report) -> list[tuple[str, str]]:
     return rows
 
 
-def _more_line(report: Report) -> str | None:
+def _more_line(report: Report, results: Results) -> str | None:
     if not report.failed_not_listed:
         return None
-    return (
-        f"... and {report.failed_not_listed} more failed devices, listed in the attached "
-        f"{attachment_name(report)}."
+    where = (
+        f"at {results.link}" if results.kind == "link" else f"in the attached {results.filename}"
     )
+    return f"... and {report.failed_not_listed} more failed devices, listed {where}."
 
 
-def render_text(report: Report) -> str:
+def render_text(report: Report, results: Results) -> str:
     summary = _summary(report)
     width = max(len(label) for label, _ in summary) + 2
     lines = [f"{label + ':':<{width}}{value}" for label, value in summary]
@@ -124,12 +146,12 @@ def render_text(report: Report) -> str:
     if report.failed:
         lines += ["", f"Failed devices ({report.failed_total}):"]
         lines += [f"  {d.iccid} [{d.status}] {_reason(d)}" for d in report.failed]
-    more = _more_line(report)
+    more = _more_line(report, results)
     if more:
         lines.append(more)
     lines += [
         "",
-        f"Every device's result is in the attached {attachment_name(report)}.",
+        _results_sentence(results),
         "",
         "This message was sent automatically by devicebulk.",
     ]
@@ -143,7 +165,7 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, results: Results) -> str:
     summary = "".join(
         f"<tr><th align='left'>{_e(label.strip())}</th><td>{_e(value)}</td></tr>"
         for label, value in _summary(report)
@@ -169,11 +191,11 @@ def render_html(report: Report) -> str:
             f"<h3>Failed devices ({report.failed_total})</h3>",
             f"<table><tr><th>ICCID</th><th>Status</th><th>Reason</th></tr>{rows}</table>",
         ]
-    more = _more_line(report)
+    more = _more_line(report, results)
     if more:
         parts.append(f"<p>{_e(more)}</p>")
     parts += [
-        f"<p>Every device's result is in the attached {_e(attachment_name(report))}.</p>",
+        f"<p>{_e(_results_sentence(results))}</p>",
         "<p><small>This message was sent automatically by devicebulk.</small></p>",
         "</body></html>",
     ]

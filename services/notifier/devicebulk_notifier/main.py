@@ -19,6 +19,7 @@ from devicebulk_common.logging import configure_logging
 from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
 from devicebulk_notifier.handler import CompletionHandler
+from devicebulk_notifier.results import Attachment
 from devicebulk_notifier.sender import SmtpSender
 from devicebulk_notifier.settings import NotifierSettings
 
@@ -52,7 +53,7 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then drain and close everything that was opened."""
     engine = create_engine(
         settings.database_url,
-        # Every in-flight email holds a connection; the readiness probe needs one more.
+        # An in-flight email uses a connection at a time; the readiness probe needs one more.
         pool_size=max(settings.database_pool_size, settings.notifier_prefetch + 1),
         application_name="devicebulk-notifier",
     )
@@ -74,6 +75,12 @@ async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
             build_sender(settings),
             mail_from=settings.mail_from,
             default_recipient=settings.notifier_default_recipient,
+            resend_after_s=settings.notifier_resend_after_s,
+            attachment=Attachment(
+                compress_above_bytes=settings.notifier_csv_compress_above_bytes,
+                link_above_bytes=settings.notifier_csv_link_above_bytes,
+                results_base_url=settings.notifier_results_base_url,
+            ),
         )
         consumer = Consumer(
             channel,

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 NOTIFICATIONS = Counter(
     "devicebulk_notifier_events_total",
-    "Completion events handled, by outcome (sent, already_sent, no_recipient).",
+    "Completion events handled, by outcome (sent, already_sent, no_recipient, refused).",
     ["outcome"],
 )
 SEND_FAILURES = Counter(

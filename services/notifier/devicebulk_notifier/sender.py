@@ -1,4 +1,9 @@
-"""Sends a rendered message over SMTP (aiosmtplib): one connection per message."""
+"""Sends a rendered message over SMTP (aiosmtplib): one connection per message, one recipient.
+
+A recipient whose local part is not ASCII needs the server's SMTPUTF8; without it, or when the
+server refuses the recipient with a 5xx, :class:`RecipientRefused` says so and the caller
+falls back to another address. Anything else raises as aiosmtplib does (the event is retried).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,18 @@ import aiosmtplib
 from devicebulk_notifier import metrics
 
 
+class RecipientRefused(Exception):
+    """The server will never take this recipient (a 5xx, or no SMTPUTF8 for a UTF-8 address)."""
+
+
 class Sender(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
 class SmtpSender:
-    """Raises (``aiosmtplib.SMTPException``, ``OSError``, ...) unless the server took it."""
+    """Raises :class:`RecipientRefused`, or (``aiosmtplib.SMTPException``, ``OSError``,
+    ``TimeoutError``) unless the server took it. The whole conversation is bounded by
+    ``timeout_s``."""
 
     def __init__(
         self,
@@ -40,24 +51,51 @@ class SmtpSender:
 
     async def send(self, message: EmailMessage) -> None:
         sender = getaddresses([str(message["From"])])[0][1]
-        recipients = [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
-        # A 100,000-row attachment takes a moment to encode: keep it off the event loop.
-        raw = await asyncio.to_thread(message.as_bytes, policy=policy.SMTP)
+        (recipient,) = [addr for _, addr in getaddresses(message.get_all("To", [])) if addr]
+        utf8 = not (recipient.isascii() and sender.isascii())
         started = time.perf_counter()
         try:
-            await aiosmtplib.send(
-                raw,
-                sender=sender,
-                recipients=recipients,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                timeout=self._timeout_s,
-            )
+            async with asyncio.timeout(self._timeout_s):
+                raw = await self._send(message, sender, recipient, utf8=utf8)
         except Exception:
             metrics.SEND_FAILURES.inc()
             raise
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
         metrics.EMAIL_BYTES.observe(len(raw))
+
+    async def _send(
+        self, message: EmailMessage, sender: str, recipient: str, *, utf8: bool
+    ) -> bytes:
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout_s,
+        )
+        async with smtp:
+            await smtp.ehlo()
+            if utf8 and not smtp.supports_extension("smtputf8"):
+                raise RecipientRefused(
+                    "the address is not ASCII and the SMTP server does not support SMTPUTF8"
+                )
+            # A 100,000-row attachment takes a moment to encode: keep it off the event loop.
+            raw = await asyncio.to_thread(
+                message.as_bytes, policy=policy.SMTPUTF8 if utf8 else policy.SMTP
+            )
+            try:
+                await smtp.sendmail(
+                    sender, [recipient], raw, mail_options=["SMTPUTF8"] if utf8 else []
+                )
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                if all(500 <= r.code < 600 for r in exc.recipients):
+                    raise RecipientRefused(
+                        "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                    ) from exc
+                raise
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                if 500 <= exc.code < 600:
+                    raise RecipientRefused(f"{exc.code} {exc.message}") from exc
+                raise
+        return raw

@@ -26,15 +26,28 @@ def notifier_sessionmaker(
     return sessionmaker
 
 
-@pytest.fixture
-def notifier_smtp() -> Iterator[SmtpSink]:
+def _sink(*, smtputf8: bool) -> Iterator[SmtpSink]:
     collector = Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller = Controller(
+        collector, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+    )
     controller.start()
     try:
         yield SmtpSink(host="127.0.0.1", port=controller.port, collector=collector)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def notifier_smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) without SMTPUTF8."""
+    yield from _sink(smtputf8=False)
+
+
+@pytest.fixture
+def notifier_smtp_utf8() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) that offers SMTPUTF8."""
+    yield from _sink(smtputf8=True)
 
 
 @pytest.fixture
@@ -46,6 +59,7 @@ def notifier_handler(
         notifier_smtp.sender(),
         mail_from=MAIL_FROM,
         default_recipient="ops@example.test",
+        poll_s=0.05,
     )
 
 

@@ -27,6 +27,7 @@ from devicebulk_common.models import (
     BulkChange,
     Device,
     DeviceChange,
+    NotificationAttempt,
     NotificationSent,
     ServiceProvider,
     Tenant,
@@ -41,6 +42,16 @@ class Collector:
     """An aiosmtpd handler that keeps every message it is given."""
 
     envelopes: list[Any] = field(default_factory=list)
+    # Addresses the server refuses at RCPT (550), as a mailbox that does not exist.
+    refused: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
@@ -228,3 +239,12 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0) -> 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def attempt_row(
+    sessionmaker: async_sessionmaker[AsyncSession], bulk_change_id: uuid.UUID
+) -> NotificationAttempt | None:
+    async with sessionmaker() as session:
+        return await session.scalar(
+            select(NotificationAttempt).where(NotificationAttempt.bulk_change_id == bulk_change_id)
+        )

@@ -21,6 +21,7 @@ from devicebulk_common.models.inventory import (
     ServiceProvider,
     Tenant,
 )
+from devicebulk_common.models.notification import NotificationAttempt
 
 __all__ = [
     "Base",
@@ -35,6 +36,7 @@ __all__ = [
     "DeviceChange",
     "DeviceChangeLog",
     "DeviceIdentifierHistory",
+    "NotificationAttempt",
     "NotificationSent",
     "OutboxMessage",
     "RevCustomer",
