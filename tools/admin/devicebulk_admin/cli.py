@@ -23,7 +23,15 @@ import pydantic
 import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from devicebulk_admin import callbacks, demo, devices, inventory, providers, tenants
+from devicebulk_admin import (
+    callbacks,
+    catalogue_cli,
+    demo,
+    devices,
+    inventory,
+    providers,
+    tenants,
+)
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.runtime import Sessionmaker, open_database
 from devicebulk_common.carriers import CarrierError
@@ -124,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-url", help="the simulator (default: THINGSPACE_BASE_URL without /api)")
     p.add_argument("--skip-sim", action="store_true", help="do not seed the simulator")
     p.add_argument("--write-iccids", type=Path, metavar="FILE", help="write the ICCIDs here")
+    p.add_argument(
+        "--examples",
+        action="store_true",
+        help="also the catalogue and the device the OpenAPI examples name",
+    )
+
+    COMMANDS.update(catalogue_cli.add_parsers(sub, common, _positive))
     return parser
 
 
@@ -198,6 +213,7 @@ async def _seed_demo(args: argparse.Namespace, db: Sessionmaker, settings: Commo
         sim_url=sim_url,
         seed_sim=not args.skip_sim,
         iccids_file=args.write_iccids,
+        examples=args.examples,
     )
 
 

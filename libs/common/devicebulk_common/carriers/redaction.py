@@ -44,7 +44,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
 _SECRET_SUFFIXES = ("token", "secret", "password", "apikey", "credentials")
 
 # Values shorter than this are not masked by value (they would mask half of every text).
-MIN_SECRET_LENGTH = 4
+MIN_SECRET_LENGTH = 6
 MAX_REGISTERED = 1024
 
 _FORM = re.compile(r"[\w.~%+-]+=[^&\s]*(?:&[\w.~%+-]+=[^&\s]*)*")
