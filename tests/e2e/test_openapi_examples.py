@@ -1,5 +1,6 @@
 """The OpenAPI examples that name the catalogue (change types 1, 4, 7 and 8 with a customer
-rate plan; 6 on the same device) succeed against a stack seeded as `make run` seeds it (`seed-demo --examples`)."""
+rate plan; 6 on the same device) succeed against a stack seeded as `make run` seeds it
+(`seed-demo --examples`)."""
 
 from __future__ import annotations
 

@@ -70,32 +70,44 @@ def _is_secret(key: str) -> bool:
 
 
 class SecretRegistry:
-    """Live secret values (bounded: the oldest registered are forgotten first)."""
+    """Live secret values: credentials for as long as the process lives, rotating ones
+    (tokens) bounded, the least recently registered forgotten first."""
 
-    def __init__(self, max_size: int = MAX_REGISTERED) -> None:
-        self._values: OrderedDict[str, None] = OrderedDict()
-        self._max_size = max_size
+    def __init__(self, max_rotating: int = MAX_REGISTERED) -> None:
+        self._lasting: set[str] = set()
+        self._rotating: OrderedDict[str, None] = OrderedDict()
+        self._max_rotating = max_rotating
         self._pattern: re.Pattern[str] | None = None
 
-    def register(self, value: str | None) -> None:
+    def register(self, value: str | None, *, rotating: bool = False) -> None:
         if not value or len(value) < MIN_SECRET_LENGTH:
             return
         for form in {value, quote(value, safe=""), json.dumps(value)[1:-1]}:
-            self._values.pop(form, None)
-            self._values[form] = None
-        while len(self._values) > self._max_size:
-            self._values.popitem(last=False)
-        self._pattern = None
+            if form in self._lasting:
+                continue
+            if not rotating:
+                self._rotating.pop(form, None)
+                self._lasting.add(form)
+                self._pattern = None
+            elif form in self._rotating:
+                self._rotating.move_to_end(form)
+            else:
+                self._rotating[form] = None
+                self._pattern = None
+        while len(self._rotating) > self._max_rotating:
+            self._rotating.popitem(last=False)
+            self._pattern = None
 
     def clear(self) -> None:
-        self._values.clear()
+        self._lasting.clear()
+        self._rotating.clear()
         self._pattern = None
 
     def mask(self, text: str) -> str:
-        if not self._values or not text:
+        if not text or not (self._lasting or self._rotating):
             return text
         if self._pattern is None:
-            ordered = sorted(self._values, key=len, reverse=True)
+            ordered = sorted({*self._lasting, *self._rotating}, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
         return self._pattern.sub(REDACTED, text)
 
@@ -103,10 +115,11 @@ class SecretRegistry:
 SECRETS = SecretRegistry()
 
 
-def register_secret(*values: str | None) -> None:
-    """Mask each value (and its URL- and JSON-escaped forms) in every text redacted from now on."""
+def register_secret(*values: str | None, rotating: bool = False) -> None:
+    """Mask each value (and its URL- and JSON-escaped forms) in every text redacted from now on.
+    ``rotating`` values (tokens) are kept in a bounded set; the others for good."""
     for value in values:
-        SECRETS.register(value)
+        SECRETS.register(value, rotating=rotating)
 
 
 def callback_path_secrets(text: str) -> list[str]:

@@ -117,7 +117,7 @@ class ThingSpaceAdapter:
             try:
                 access = await self._auth.access_token()
                 session = await self._auth.session_token(access)
-                register_secret(access, session)
+                register_secret(access, session, rotating=True)
                 if self._pacer is not None:
                     await self._pacer()  # the account's shared budget: one slot per call
                 response, exchange = await self._transport.request(

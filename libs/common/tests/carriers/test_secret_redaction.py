@@ -11,7 +11,7 @@ import structlog
 
 from devicebulk_common.carriers import CarrierError, redact_body
 from devicebulk_common.carriers.base import CarrierExchange
-from devicebulk_common.carriers.redaction import redact_text
+from devicebulk_common.carriers.redaction import SecretRegistry, redact_text
 from devicebulk_common.logging import configure_logging
 
 from .helpers import CLIENT_SECRET, DEVICE, PASSWORD, thingspace
@@ -131,3 +131,12 @@ def test_callback_path_secret_is_masked_in_urls():
     masked = redact_text(f"registered {CALLBACK_URL}?x=1")
     assert PATH_SECRET not in masked
     assert "/callbacks/thingspace/4/***?x=1" in masked
+
+
+def test_credentials_outlive_any_number_of_rotated_tokens():
+    registry = SecretRegistry(max_rotating=6)
+    registry.register("client-secret-kept")
+    for n in range(20):
+        registry.register(f"session-token-{n:03d}", rotating=True)
+    masked = registry.mask("client-secret-kept session-token-000 session-token-019")
+    assert masked == "*** session-token-000 ***"
