@@ -36,6 +36,7 @@ from devicebulk_admin.errors import AdminError
 from devicebulk_admin.runtime import Sessionmaker, open_database
 from devicebulk_common.carriers import CarrierError
 from devicebulk_common.crypto import CredentialsKeyError, new_key
+from devicebulk_common.logging import redact_secrets
 from devicebulk_common.settings import CommonSettings
 
 PROG = "devicebulk-admin"
@@ -273,7 +274,9 @@ class _Stderr:
 def _quiet_logging() -> None:
     """Library logs (the carrier adapter's) go to stderr, warnings only, never into --json."""
     if not structlog.is_configured():
+        defaults = list(structlog.get_config()["processors"])
         structlog.configure(
+            processors=[*defaults[:-1], redact_secrets, defaults[-1]],
             logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         )
