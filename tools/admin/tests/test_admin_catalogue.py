@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from devicebulk_admin.demo import seed_demo
 from devicebulk_admin.demo_catalogue import EXAMPLE_DEVICE
+from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.models import (
     CarrierRatePlan,
     CustomerRatePlan,
@@ -127,9 +129,18 @@ async def test_bad_catalogue_input_is_a_clear_error(factory, run_cli):
     assert "Traceback" not in too_big.err + missing.err
 
 
+@pytest.fixture
+async def own_sessionmaker(private_database_url):
+    """The examples' ids (Rev customer 12345, plan 123, ...) are global: a database of its own."""
+    engine = create_engine(private_database_url, pool_size=2)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
 async def test_seed_demo_with_examples_seeds_what_the_openapi_examples_name(
-    new_id, sessionmaker, sim_server, credentials_key
+    new_id, own_sessionmaker, sim_server, credentials_key
 ) -> None:
+    sessionmaker = own_sessionmaker
     tenant_id, provider_id = new_id(), 9002
 
     async def seed():
