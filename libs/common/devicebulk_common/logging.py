@@ -9,6 +9,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from .carriers.redaction import redact_value
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Masks secret keys, registered secret values and callback path secrets in a log event
+    (its message, every field, and the formatted exception)."""
+    return {key: redact_value({key: value})[key] for key, value in event_dict.items()}
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json", service: str) -> None:
@@ -19,6 +28,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json", service: str) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
+        redact_secrets,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()

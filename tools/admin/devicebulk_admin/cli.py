@@ -23,11 +23,20 @@ import pydantic
 import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from devicebulk_admin import callbacks, demo, devices, inventory, providers, tenants
+from devicebulk_admin import (
+    callbacks,
+    catalogue_cli,
+    demo,
+    devices,
+    inventory,
+    providers,
+    tenants,
+)
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.runtime import Sessionmaker, open_database
 from devicebulk_common.carriers import CarrierError
 from devicebulk_common.crypto import CredentialsKeyError, new_key
+from devicebulk_common.logging import redact_secrets
 from devicebulk_common.settings import CommonSettings
 
 PROG = "devicebulk-admin"
@@ -124,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim-url", help="the simulator (default: THINGSPACE_BASE_URL without /api)")
     p.add_argument("--skip-sim", action="store_true", help="do not seed the simulator")
     p.add_argument("--write-iccids", type=Path, metavar="FILE", help="write the ICCIDs here")
+    p.add_argument(
+        "--examples",
+        action="store_true",
+        help="also the catalogue and the device the OpenAPI examples name",
+    )
+
+    COMMANDS.update(catalogue_cli.add_parsers(sub, common, _positive))
     return parser
 
 
@@ -198,6 +214,7 @@ async def _seed_demo(args: argparse.Namespace, db: Sessionmaker, settings: Commo
         sim_url=sim_url,
         seed_sim=not args.skip_sim,
         iccids_file=args.write_iccids,
+        examples=args.examples,
     )
 
 
@@ -257,7 +274,9 @@ class _Stderr:
 def _quiet_logging() -> None:
     """Library logs (the carrier adapter's) go to stderr, warnings only, never into --json."""
     if not structlog.is_configured():
+        defaults = list(structlog.get_config()["processors"])
         structlog.configure(
+            processors=[*defaults[:-1], redact_secrets, defaults[-1]],
             logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         )

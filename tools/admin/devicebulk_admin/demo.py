@@ -14,6 +14,12 @@ import httpx
 from sqlalchemy.dialects.postgresql import insert
 
 from devicebulk_admin.carrier import TIMEOUT
+from devicebulk_admin.demo_catalogue import (
+    EXAMPLE_DEVICE,
+    example_device_seed,
+    seed_catalogue,
+    seed_example_device,
+)
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.providers import ProviderSpec, create_provider
 from devicebulk_admin.runtime import Sessionmaker
@@ -59,6 +65,9 @@ class DemoResult:
     sim_url: str | None = None
     sim_devices_added: int = 0
     iccids_file: str | None = None
+    examples: bool = False
+    catalogue_created: int = 0
+    example_device_added: int = 0
 
     def summary(self) -> str:
         def made(created: bool) -> str:
@@ -70,6 +79,12 @@ class DemoResult:
             f"{made(self.provider_created)}",
             f"devices: {self.devices} wanted, {self.devices_inserted} inserted",
         ]
+        if self.examples:
+            lines += [
+                f"catalogue (rate plans, Rev customers, pools): {self.catalogue_created} created",
+                f"the OpenAPI examples' device {EXAMPLE_DEVICE['iccid']}: "
+                f"{'added' if self.example_device_added else 'kept'}",
+            ]
         if self.sim_url:
             lines.append(
                 f"simulator {self.sim_url}: account {ACCOUNT_NAME} seeded, "
@@ -138,7 +153,9 @@ async def _sim_post(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> 
         )
 
 
-async def seed_simulator(sim_url: str, provider_id: int, count: int) -> int:
+async def seed_simulator(
+    sim_url: str, provider_id: int, count: int, *, examples: bool = False
+) -> int:
     """Create or update the demo account and add the demo devices it lacks; returns how many."""
     account = {"accountName": ACCOUNT_NAME, **CREDENTIALS}
     try:
@@ -155,6 +172,8 @@ async def seed_simulator(sim_url: str, provider_id: int, count: int) -> int:
                 for n in range(1, count + 1)
                 if demo_iccid(provider_id, n) not in present
             ]
+            if examples and EXAMPLE_DEVICE["iccid"] not in present:
+                missing.append(example_device_seed())
             for batch in _batches(missing):
                 body = {"accountName": ACCOUNT_NAME, "devices": list(batch)}
                 await _sim_post(http, f"{sim_url}/_sim/devices", body)
@@ -175,15 +194,19 @@ async def seed_demo(
     sim_url: str,
     seed_sim: bool = True,
     iccids_file: Path | None = None,
+    examples: bool = False,
 ) -> DemoResult:
-    """The provider's base URL is ``{sim_url}/api``; ``seed_sim=False`` leaves the simulator be."""
+    """The provider's base URL is ``{sim_url}/api``; ``seed_sim=False`` leaves the simulator be.
+    ``examples`` adds the catalogue and the device the OpenAPI examples name (`make run`)."""
     if not 0 <= devices <= MAX_DEVICES:
         raise AdminError(f"--devices must be between 0 and {MAX_DEVICES}")
     if not 0 < provider_id < 10_000:
         raise AdminError(
             "the demo provider id must be between 1 and 9999 (it is part of the ICCIDs)"
         )
-    result = DemoResult(tenant_id=tenant_id, provider_id=provider_id, devices=devices)
+    result = DemoResult(
+        tenant_id=tenant_id, provider_id=provider_id, devices=devices, examples=examples
+    )
     tenant = await create_tenant(
         sessionmaker,
         tenant_id=tenant_id,
@@ -205,9 +228,15 @@ async def seed_demo(
     )
     result.provider_created = provider.created
     result.devices_inserted = await _insert_devices(sessionmaker, tenant_id, provider_id, devices)
+    if examples:
+        ids = {"tenant_id": tenant_id, "provider_id": provider_id}
+        result.catalogue_created = await seed_catalogue(sessionmaker, **ids)
+        result.example_device_added = await seed_example_device(sessionmaker, **ids)
     if seed_sim:
         result.sim_url = base
-        result.sim_devices_added = await seed_simulator(base, provider_id, devices)
+        result.sim_devices_added = await seed_simulator(
+            base, provider_id, devices, examples=examples
+        )
     if iccids_file is not None:
         iccids = "".join(f"{demo_iccid(provider_id, n)}\n" for n in range(1, devices + 1))
         try:

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> None:
             config.sim_url,
             "--write-iccids",
             str(VAR / "demo-iccids.txt"),
+            "--examples",
         )
         admin(
             config,

@@ -20,6 +20,7 @@ from .base import (
     SyncActionResult,
 )
 from .errors import AuthExpiredError, TokenKind
+from .redaction import callback_path_secrets, register_secret
 from .thingspace_auth import ThingSpaceAuth
 from .thingspace_wire import (
     MAX_DELETE_DEVICES,
@@ -116,6 +117,7 @@ class ThingSpaceAdapter:
             try:
                 access = await self._auth.access_token()
                 session = await self._auth.session_token(access)
+                register_secret(access, session, rotating=True)
                 if self._pacer is not None:
                     await self._pacer()  # the account's shared budget: one slot per call
                 response, exchange = await self._transport.request(
@@ -340,6 +342,7 @@ class ThingSpaceAdapter:
         self, url: str, username: str, password: str, name: str = "CarrierService"
     ) -> CarrierExchange:
         body = {"name": name, "url": url, "username": username, "password": password}
+        register_secret(password, *callback_path_secrets(url))
         _, exchange = await self._call(
             "register_callback", "POST", f"/callbacks/{self._account_path}", body
         )

@@ -23,6 +23,7 @@ from .errors import (
     CarrierError,
     CredentialsRefusedError,
 )
+from .redaction import register_secret
 from .tokens import TokenCache
 from .transport import CarrierTransport, malformed
 
@@ -64,6 +65,7 @@ class ThingSpaceAuth:
     ) -> None:
         self._transport = transport
         self._client_key = client_key
+        register_secret(client_secret, password)
         self._client_secret = client_secret
         self._username = username
         self._password = password

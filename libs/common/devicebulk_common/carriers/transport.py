@@ -13,7 +13,7 @@ import structlog
 
 from .base import CarrierExchange
 from .errors import CarrierError, PermanentCarrierError, error_from_exception, error_from_response
-from .redaction import redact_body
+from .redaction import redact_body, redact_text
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +107,7 @@ class CarrierTransport:
         return CarrierExchange(
             operation=operation,
             method=method,
-            url=url,
+            url=redact_text(url),
             request_body=redact_body(request_text),
             status_code=status,
             response_body=redact_body(response_text),

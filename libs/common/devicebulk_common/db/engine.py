@@ -17,6 +17,8 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # SQL errors and echo logs must not carry bound parameters (bodies, addresses, MSISDNs).
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 
