@@ -88,6 +88,37 @@ def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+MAX_ERRORS_LISTED = 100
+MAX_ECHO = 200  # characters of a field's value echoed back in a 422
+
+
+def echo(value: object) -> str | int | float | bool | None:
+    """A scalar input value fit to echo: at most ``MAX_ECHO`` characters, malformed Unicode
+    escaped. Objects and lists are not echoed (a missing field's input is its whole parent)."""
+    if isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10**MAX_ECHO else None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    cut = value[:MAX_ECHO] + ("…" if len(value) > MAX_ECHO else "")
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _error_entry(error: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "loc": [part if isinstance(part, int) else echo(part) for part in error.get("loc", ())],
+        "msg": echo(error.get("msg")),
+        "type": error.get("type"),
+    }
+    shown = echo(error.get("input"))
+    if shown is not None:
+        entry["input"] = shown
+    return entry
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -95,10 +126,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
+        errors = [_error_entry(e) for e in exc.errors()[:MAX_ERRORS_LISTED]]
         return problem_response(
             422,
             "invalid-request",

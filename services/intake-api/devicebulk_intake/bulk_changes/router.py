@@ -19,6 +19,7 @@ from devicebulk_intake.errors import (
     Unauthenticated,
     responses,
 )
+from devicebulk_intake.operator.cursors import decode_device_cursor
 from devicebulk_intake.tenancy import CurrentTenant
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
@@ -67,11 +68,7 @@ async def list_device_changes(
     cursor: Annotated[str | None, Query(description="NextCursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeviceChangePage:
-    after: int | None = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidCursor("cursor must be the NextCursor of a previous page.")
-        after = int(cursor)
+    after = None if cursor is None else decode_device_cursor(cursor)
     return await queries.device_changes_page(
         session,
         tenant.id,
