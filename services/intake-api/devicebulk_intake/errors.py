@@ -138,6 +138,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body bound (devicebulk_intake.body_limit)
+            return problem_response(
+                413, "body-too-large", "Request body too large", str(exc.detail), request
+            )
         return problem_response(
             exc.status_code, f"http-{exc.status_code}", str(exc.detail), None, request
         )

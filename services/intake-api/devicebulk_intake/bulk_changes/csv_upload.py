@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -183,6 +183,16 @@ def check_size(size: int, *, max_devices: int) -> None:
     client said its length)."""
     if size > max_devices * BYTES_PER_ROW + 4096:
         raise PayloadTooLarge(f"The CSV is larger than {max_devices} devices can need.")
+
+
+async def read_upload(chunks: AsyncIterator[bytes], *, max_devices: int) -> bytes:
+    """The upload, read chunk by chunk; reading stops (413) once it passes what
+    ``max_devices`` rows can need, whether or not the client said its length."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        check_size(len(body), max_devices=max_devices)
+    return bytes(body)
 
 
 def parse_upload(body: bytes, fields: dict[str, Any], *, max_devices: int) -> dict[str, Any]:

@@ -183,9 +183,8 @@ async def submit_bulk_change_csv(
         )
     max_devices = request.app.state.settings.intake_max_devices
     length = request.headers.get("content-length", "")
-    if length.isdigit():
+    if length.isdigit() and len(length) < 20:
         csv_upload.check_size(int(length), max_devices=max_devices)
-    body = csv_upload.request_from_upload(
-        await request.body(), x_bulk_change, max_devices=max_devices
-    )
+    upload = await csv_upload.read_upload(request.stream(), max_devices=max_devices)
+    body = csv_upload.request_from_upload(upload, x_bulk_change, max_devices=max_devices)
     return await _submit(request, response, tenant, user, body, idempotency_key)
