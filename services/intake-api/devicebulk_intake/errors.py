@@ -38,6 +38,7 @@ class ProblemError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(ProblemError):
@@ -54,6 +55,16 @@ class Unprocessable(ProblemError):
 
 class UnsupportedChangeType(ProblemError):
     status, slug, title = 422, "unsupported-change-type", "Change type not supported"
+
+
+class TooManyRequests(ProblemError):
+    """A per-tenant limit (submits a minute, devices in flight); ``Retry-After`` says when."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, RetryAfter=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class PayloadTooLarge(ProblemError):
@@ -85,6 +96,13 @@ def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
             "description": err.title,
             "content": {MEDIA_TYPE: {}},
         }
+        if err.status == 429:
+            out[err.status]["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before submitting again.",
+                    "schema": {"type": "integer"},
+                }
+            }
     return out
 
 
@@ -122,7 +140,9 @@ def _error_entry(error: Any) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+        answer = problem_response(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

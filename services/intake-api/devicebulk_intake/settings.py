@@ -12,6 +12,11 @@ class IntakeSettings(CommonSettings):
     intake_body_bytes_per_device: int = 400
     intake_body_overhead_bytes: int = 64 * 1024
 
+    # Per tenant: bulk changes submitted a minute, and devices of unfinished bulk changes
+    # (a submit past either is a 429 problem with Retry-After).
+    intake_tenant_submits_per_minute: int = 30
+    intake_tenant_max_devices_in_flight: int = 300_000
+
     @property
     def body_limit(self) -> int:
         """The largest request body intake reads (sized to ``intake_max_devices``)."""

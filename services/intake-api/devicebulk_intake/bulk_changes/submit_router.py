@@ -23,6 +23,7 @@ from devicebulk_intake.errors import (
     IdempotencyKeyReused,
     InvalidCsv,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthenticated,
     Unprocessable,
     UnsupportedChangeType,
@@ -53,6 +54,7 @@ _SUBMIT_ERRORS = problem_responses(
     UnsupportedChangeType,
     PayloadTooLarge,
     IdempotencyKeyReused,
+    TooManyRequests,
 )
 
 
@@ -73,6 +75,10 @@ async def _submit(
             body,
             max_devices=settings.intake_max_devices,
             idempotency_key=idempotency_key,
+            quota=service.Quota(
+                submits_per_minute=settings.intake_tenant_submits_per_minute,
+                max_devices_in_flight=settings.intake_tenant_max_devices_in_flight,
+            ),
         )
     answer = submitted.answer
     with bound(bulk_change_id=str(answer.BulkChangeId)):
@@ -152,6 +158,7 @@ async def validate_bulk_change(
         PayloadTooLarge,
         IdempotencyKeyReused,
         UnsupportedMediaType,
+        TooManyRequests,
     ),
     openapi_extra={
         "requestBody": {
