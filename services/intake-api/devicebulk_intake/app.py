@@ -56,6 +56,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.log = structlog.get_logger("devicebulk_intake")
     errors.install(app)
+    errors.document_problems(app)
     app.include_router(health_router())
     app.include_router(submit_router)
     app.include_router(bulk_changes_router)

@@ -216,3 +216,44 @@ class InvalidCsv(ProblemError):
     """A CSV upload with rows that cannot be read; ``errors`` lists them by line number."""
 
     status, slug, title = 422, "invalid-csv", "Invalid CSV"
+
+
+# ---- the OpenAPI: every problem under application/problem+json --------------------------------
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ALWAYS = {
+    "400": "Malformed request (the body is not JSON, or nested too deeply)",
+    "413": "Request body too large (`body-too-large`)",
+    "422": "Invalid request (`invalid-request`, with `errors`)",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Rewrite the generated OpenAPI so that every 4xx and 5xx answer is documented as what
+    it is: an RFC 9457 problem under ``application/problem+json`` (FastAPI's own 422 says
+    ``application/json``), and every route that reads a body or parameters documents the
+    malformed-body 400, the body bound's 413 and the 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                reads = "requestBody" in operation or operation.get("parameters")
+                if "requestBody" in operation:
+                    for status in ("400", "413"):
+                        answers.setdefault(status, {"description": _ALWAYS[status]})
+                if reads:
+                    answers.setdefault("422", {"description": _ALWAYS["422"]})
+                for status, answer in answers.items():
+                    if str(status)[0] in "45":
+                        answer["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
