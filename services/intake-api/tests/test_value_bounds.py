@@ -171,3 +171,16 @@ async def test_a_path_id_past_its_column_is_404_and_a_query_id_422(api, fleet):
     )
     invalid_at(listing, "query", "service_provider_id")
     assert json.loads(listing.content)["status"] == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [("/devices", "iccid"), ("/devices", "error_code"), ("", "created_by")],
+)
+async def test_a_nul_in_a_query_string_is_a_422_problem(api, fleet, path, param):
+    tenant, provider, devices = fleet
+    body = {"ServiceProviderId": provider.id, "ChangeType": 5, "Devices": [devices[0].iccid]}
+    bulk_id = (await api.post(SUBMIT, json=body, headers=headers(tenant))).json()["BulkChangeId"]
+    url = f"{SUBMIT}/{bulk_id}{path}" if path else SUBMIT
+    answer = await api.get(url, params={param: "89\x00"}, headers=headers(tenant))
+    invalid_at(answer, "query", param)

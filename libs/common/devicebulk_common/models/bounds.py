@@ -65,7 +65,8 @@ def clean_text(value: str) -> str:
 Clean = AfterValidator(clean_text)
 
 
-# Bounded, clean string types for the wire models.
+# Bounded, clean string types for the wire models (and intake's query parameters).
+CleanText = Annotated[str, Clean]
 Text10 = Annotated[str, Field(max_length=10), Clean]
 Text50 = Annotated[str, Field(max_length=50), Clean]
 Text100 = Annotated[str, Field(max_length=100), Clean]

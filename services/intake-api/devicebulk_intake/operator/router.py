@@ -40,7 +40,8 @@ router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 Cursor = Annotated[
-    str | None, Query(description="NextCursor of the previous page; omit for the first page.")
+    bounds.CleanText | None,
+    Query(description="NextCursor of the previous page; omit for the first page."),
 ]
 AuditLimit = Annotated[int, Query(ge=1, le=200, description="Entries a page (1 to 200).")]
 
@@ -61,7 +62,7 @@ def bulk_change_filters(
         ),
     ] = None,
     created_by: Annotated[
-        str | None,
+        bounds.CleanText | None,
         Query(
             max_length=bounds.USER_EMAIL_MAX,
             description="Only those created by this e-mail (any case).",
