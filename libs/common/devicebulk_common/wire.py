@@ -12,27 +12,29 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from devicebulk_common.models import bounds as b
+
 
 class PortalModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
 class ServiceAddress(PortalModel):
-    AddressLine1: str = Field(max_length=200)
-    AddressLine2: str | None = Field(default=None, max_length=200)
-    City: str = Field(max_length=100)
-    State: str = Field(max_length=50)
-    Zip: str = Field(max_length=10)
-    Zip4: str | None = Field(default=None, max_length=4)
-    Country: str = Field(max_length=50)
+    AddressLine1: b.Text200
+    AddressLine2: b.Text200 | None = None
+    City: b.Text100
+    State: b.Text50
+    Zip: b.ZipCode = Field(description="5 digits, or ZIP+4 (12345-6789).")
+    Zip4: b.Zip4 | None = None
+    Country: b.Text50
 
 
 class PersonName(PortalModel):
-    FirstName: str = Field(max_length=100)
-    LastName: str = Field(max_length=100)
-    Title: str | None = None
-    MiddleName: str | None = None
-    Suffix: str | None = None
+    FirstName: b.Text100
+    LastName: b.Text100
+    Title: b.Text50 | None = None
+    MiddleName: b.Text100 | None = None
+    Suffix: b.Text50 | None = None
 
 
 class PlaceOfUse(PortalModel):
@@ -45,18 +47,19 @@ class PlaceOfUse(PortalModel):
 class ThingSpaceStatusParams(PortalModel):
     """ThingSpace-specific parameters of a status update."""
 
-    ServicePlan: str | None = Field(
+    ServicePlan: b.ServicePlan | None = Field(
         default=None,
-        description="Carrier service plan for activation; defaults to the device's current plan.",
+        description="Carrier service plan for activation, one of the provider's plans; "
+        "defaults to the device's current plan.",
     )
-    ZipCode: str | None = Field(
+    ZipCode: b.ZipCode | None = Field(
         default=None,
         description="ZIP code the MDN is assigned from (activation); defaults to the place of "
         "use's ZIP.",
     )
     PrimaryPlaceOfUse: PlaceOfUse | None = None
-    SkuNumber: str | None = None
-    ReasonCode: str = Field(default="FF", description="Deactivation reason code.")
+    SkuNumber: b.Text50 | None = None
+    ReasonCode: b.Text10 = Field(default="FF", description="Deactivation reason code.")
     EtfWaiver: bool = False
     DeleteAfterDeactivation: bool = False
     WithBilling: bool | None = Field(default=None, description="Suspend with billing.")
@@ -65,13 +68,13 @@ class ThingSpaceStatusParams(PortalModel):
 class JasperStatusParams(PortalModel):
     """Cisco Jasper parameters; accepted for the portal's sake, unused on ThingSpace."""
 
-    ReasonCode: str | None = None
+    ReasonCode: b.Text50 | None = None
 
 
 class StatusUpdatePayload(PortalModel):
     """ChangeType 3."""
 
-    TargetStatus: str = Field(
+    TargetStatus: b.Text50 = Field(
         description="Active, Suspend, Restore, Deactive or Inventory (add to the carrier's "
         "inventory as preactive)."
     )
@@ -87,8 +90,10 @@ def _id_text(value: object) -> object:
 class RevServicePayload(PortalModel):
     """ChangeType 1: assign the devices to a Rev customer (database only)."""
 
-    RevCustomerId: Annotated[str, BeforeValidator(_id_text)] = Field(
-        min_length=1, max_length=50, description="The Rev customer, one of the tenant's."
+    RevCustomerId: Annotated[str, BeforeValidator(_id_text), b.Clean] = Field(
+        min_length=1,
+        max_length=b.REV_CUSTOMER_ID_MAX,
+        description="The Rev customer, one of the tenant's.",
     )
     CreateRevService: bool = Field(
         default=False, description="Also open a Rev service for each device."
@@ -98,26 +103,26 @@ class RevServicePayload(PortalModel):
 class CustomerRatePlanPayload(PortalModel):
     """ChangeType 4: the tenant's own rate plan, pool and allocation (database only)."""
 
-    CustomerRatePlanId: int | None = Field(default=None, description="One of the tenant's plans.")
-    CustomerRatePoolId: int | None = Field(default=None, description="One of the tenant's pools.")
-    DataAllocationMB: int | None = Field(default=None, description="Data allocation in MB.")
+    CustomerRatePlanId: b.Id | None = Field(default=None, description="One of the tenant's plans.")
+    CustomerRatePoolId: b.Id | None = Field(default=None, description="One of the tenant's pools.")
+    DataAllocationMB: b.DataAllocation | None = Field(
+        default=None, description="Data allocation in MB (0 to 2,147,483,647)."
+    )
 
 
 class UsernamePayload(PortalModel):
     """ChangeType 6: the username (a ThingSpace custom field) and the cost center."""
 
-    NewUsername: str | None = Field(
+    NewUsername: b.Username | None = Field(
         default=None, description="Up to 50 characters (ThingSpace's custom field limit)."
     )
-    CostCenter: str | None = Field(default=None, description="Up to 36 characters.")
+    CostCenter: b.CostCenter | None = Field(default=None, description="Up to 36 characters.")
 
 
 class CarrierRatePlanPayload(PortalModel):
     """ChangeType 7: the carrier's service plan."""
 
-    CarrierRatePlan: str = Field(
-        min_length=1,
-        max_length=100,
+    CarrierRatePlan: b.ServicePlan = Field(
         description="The new service plan's code, one of the provider's active plans.",
     )
 
@@ -130,14 +135,14 @@ class IdentifierChange(PortalModel):
     """
 
     IdentifierType: Literal["ICCID", "IMEI"] = Field(description="Which identifier changes.")
-    OldICCID: str | None = Field(default=None, max_length=40)
-    NewICCID: str | None = Field(default=None, max_length=40)
-    OldIMEI: str | None = Field(default=None, max_length=40)
-    NewIMEI: str | None = Field(default=None, max_length=40)
+    OldICCID: b.DeviceKey | None = None
+    NewICCID: b.DeviceKey | None = None
+    OldIMEI: b.DeviceKey | None = None
+    NewIMEI: b.DeviceKey | None = None
     AddCustomerRatePlan: bool = Field(
         default=False, description="Also put the device on `CustomerRatePlanId`."
     )
-    CustomerRatePlanId: int | None = Field(
+    CustomerRatePlanId: b.Id | None = Field(
         default=None, description="One of the tenant's active plans; with AddCustomerRatePlan."
     )
 
@@ -153,13 +158,13 @@ class BulkChangeRequest(PortalModel):
         description="Skip the checks the portal lets an operator override (archival: recent "
         "usage and an active Rev service).",
     )
-    Devices: list[Annotated[str, Field(max_length=40)]] = Field(
+    Devices: list[b.DeviceKey] = Field(
         default_factory=list,
         description="ICCIDs of the devices to change (1 to 100,000). ChangeType 8 names its "
         "devices in `IdentifierChanges` and may leave this out.",
     )
-    ServiceProviderId: int = Field(description="The portal's id of the carrier account.")
-    ChangeType: int = Field(
+    ServiceProviderId: b.Id = Field(description="The portal's id of the carrier account.")
+    ChangeType: b.Int4 = Field(
         description="1 CustomerAssignment, 3 StatusUpdate, 4 CustomerRatePlanChange, 5 Archival, "
         "6 EditUsername, 7 CarrierRatePlanChange, 8 ChangeICCIDorIMEI, 9 DeviceDeletion."
     )

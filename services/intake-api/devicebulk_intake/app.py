@@ -11,6 +11,7 @@ from prometheus_client import Counter, Histogram
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.web import health_router
 from devicebulk_intake import errors
+from devicebulk_intake.body_limit import BodyLimit
 from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
 from devicebulk_intake.bulk_changes.submit_router import router as submit_router
 from devicebulk_intake.operator.router import router as operator_router
@@ -55,10 +56,15 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.log = structlog.get_logger("devicebulk_intake")
     errors.install(app)
+    errors.document_problems(app)
     app.include_router(health_router())
     app.include_router(submit_router)
     app.include_router(bulk_changes_router)
     app.include_router(operator_router)
+
+    # Inside ``observe`` (added after it, so outer to this), so that the bound's error reaches
+    # the route's body reading as itself, not wrapped by that middleware's task group.
+    app.add_middleware(BodyLimit, max_bytes=settings.body_limit)
 
     @app.middleware("http")
     async def observe(

@@ -38,6 +38,7 @@ class ProblemError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(ProblemError):
@@ -54,6 +55,16 @@ class Unprocessable(ProblemError):
 
 class UnsupportedChangeType(ProblemError):
     status, slug, title = 422, "unsupported-change-type", "Change type not supported"
+
+
+class TooManyRequests(ProblemError):
+    """A per-tenant limit (submits a minute, devices in flight); ``Retry-After`` says when."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, RetryAfter=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class PayloadTooLarge(ProblemError):
@@ -85,20 +96,57 @@ def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
             "description": err.title,
             "content": {MEDIA_TYPE: {}},
         }
+        if err.status == 429:
+            out[err.status]["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before submitting again.",
+                    "schema": {"type": "integer"},
+                }
+            }
     return out
+
+
+MAX_ERRORS_LISTED = 100
+MAX_ECHO = 200  # characters of a field's value echoed back in a 422
+
+
+def echo(value: object) -> str | int | float | bool | None:
+    """A scalar input value fit to echo: at most ``MAX_ECHO`` characters, malformed Unicode
+    escaped. Objects and lists are not echoed (a missing field's input is its whole parent)."""
+    if isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 10**MAX_ECHO else None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    cut = value[:MAX_ECHO] + ("…" if len(value) > MAX_ECHO else "")
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _error_entry(error: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "loc": [part if isinstance(part, int) else echo(part) for part in error.get("loc", ())],
+        "msg": echo(error.get("msg")),
+        "type": error.get("type"),
+    }
+    shown = echo(error.get("input"))
+    if shown is not None:
+        entry["input"] = shown
+    return entry
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+        answer = problem_response(exc.status, exc.slug, exc.title, exc.detail, request, **exc.extra)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
+        errors = [_error_entry(e) for e in exc.errors()[:MAX_ERRORS_LISTED]]
         return problem_response(
             422,
             "invalid-request",
@@ -110,6 +158,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # the body bound (devicebulk_intake.body_limit)
+            return problem_response(
+                413, "body-too-large", "Request body too large", str(exc.detail), request
+            )
         return problem_response(
             exc.status_code, f"http-{exc.status_code}", str(exc.detail), None, request
         )
@@ -164,3 +216,44 @@ class InvalidCsv(ProblemError):
     """A CSV upload with rows that cannot be read; ``errors`` lists them by line number."""
 
     status, slug, title = 422, "invalid-csv", "Invalid CSV"
+
+
+# ---- the OpenAPI: every problem under application/problem+json --------------------------------
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ALWAYS = {
+    "400": "Malformed request (the body is not JSON, or nested too deeply)",
+    "413": "Request body too large (`body-too-large`)",
+    "422": "Invalid request (`invalid-request`, with `errors`)",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Rewrite the generated OpenAPI so that every 4xx and 5xx answer is documented as what
+    it is: an RFC 9457 problem under ``application/problem+json`` (FastAPI's own 422 says
+    ``application/json``), and every route that reads a body or parameters documents the
+    malformed-body 400, the body bound's 413 and the 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.model_json_schema())
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                reads = "requestBody" in operation or operation.get("parameters")
+                if "requestBody" in operation:
+                    for status in ("400", "413"):
+                        answers.setdefault(status, {"description": _ALWAYS[status]})
+                if reads:
+                    answers.setdefault("422", {"description": _ALWAYS["422"]})
+                for status, answer in answers.items():
+                    if str(status)[0] in "45":
+                        answer["content"] = {MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,3 +7,20 @@ class IntakeSettings(CommonSettings):
     intake_host: str = "127.0.0.1"
     intake_port: int = 8080
     intake_max_devices: int = 100_000
+    # A JSON body's bound: room for this many bytes a device (an identifier-change pair is
+    # under 200 bytes of JSON), plus the rest of the request.
+    intake_body_bytes_per_device: int = 400
+    intake_body_overhead_bytes: int = 64 * 1024
+
+    # Per tenant: bulk changes submitted a minute, and devices of unfinished bulk changes
+    # (a submit past either is a 429 problem with Retry-After).
+    intake_tenant_submits_per_minute: int = 30
+    intake_tenant_max_devices_in_flight: int = 300_000
+
+    @property
+    def body_limit(self) -> int:
+        """The largest request body intake reads (sized to ``intake_max_devices``)."""
+        return (
+            self.intake_max_devices * self.intake_body_bytes_per_device
+            + self.intake_body_overhead_bytes
+        )

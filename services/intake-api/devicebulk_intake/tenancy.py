@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from devicebulk_common.models import Tenant
+from devicebulk_common.models import Tenant, bounds
 from devicebulk_intake.deps import get_session
 from devicebulk_intake.errors import Unauthenticated
 
@@ -17,7 +17,11 @@ async def current_tenant(
     session: Annotated[AsyncSession, Depends(get_session)],
     x_tenant_id: Annotated[
         int | None,
-        Header(description="The caller's tenant id. Development only, until authentication."),
+        Header(
+            ge=bounds.ID_MIN,
+            le=bounds.ID_MAX,
+            description="The caller's tenant id. Development only, until authentication.",
+        ),
     ] = None,
 ) -> Tenant:
     if x_tenant_id is None:
@@ -32,8 +36,9 @@ async def current_user(
     x_user_email: Annotated[
         str | None,
         Header(
+            max_length=bounds.USER_EMAIL_MAX,
             description="The operator's e-mail address: who created the change, and where "
-            "its completion report goes. Development only, until authentication."
+            "its completion report goes. Development only, until authentication.",
         ),
     ] = None,
 ) -> str | None:

@@ -183,3 +183,33 @@ async def test_a_csv_larger_than_the_device_limit_allows_is_413(api, fleet):
     )
     assert answer.status_code == 413
     assert answer.json()["type"].endswith("/too-many-devices")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "msg"),
+    [
+        (
+            b'ICCID\n89148000008245116615\n"89148000008245116623\n89148000008245116631\n',
+            3,
+            "unterminated quote",
+        ),
+        (b"ICCID\n89148000008245116615\n89148\xff000008245116623\n", 3, "not UTF-8"),
+    ],
+    ids=["unterminated quote", "bad encoding"],
+)
+async def test_an_unreadable_upload_is_a_422_naming_the_line_and_stores_nothing(
+    api, sessionmaker, fleet, body, line, msg
+):
+    tenant, provider, devices = fleet
+    body = body.replace(b"89148000008245116615", devices[0].iccid.encode())
+    before = await table_counts(sessionmaker)
+    answer = await api.post(
+        CSV,
+        content=body,
+        headers=upload_headers(tenant, {"ServiceProviderId": provider.id, "ChangeType": 5}),
+    )
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["type"].endswith("/invalid-csv")
+    assert problem["errors"][0]["line"] == line and msg in problem["errors"][0]["msg"]
+    assert await table_counts(sessionmaker) == before

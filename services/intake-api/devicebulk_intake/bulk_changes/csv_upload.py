@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,6 +69,8 @@ def parse_fields(raw: str | None) -> dict[str, Any]:
         fields = json.loads(raw)
     except ValueError as exc:
         raise Unprocessable(f"{HEADER} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise Unprocessable(f"{HEADER} is nested too deeply.") from None
     if not isinstance(fields, dict):
         raise Unprocessable(f"{HEADER} must be a JSON object.")
     listed = [k for k in ("Devices", "IdentifierChanges") if fields.get(k)]
@@ -83,9 +85,19 @@ def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        msg = f"not UTF-8 (byte {exc.start})"
         raise InvalidCsv(
-            f"The CSV is not UTF-8 (byte {exc.start}).", errors=[], ErrorCount=1
+            f"Line {line}: the CSV is {msg}; nothing was stored.",
+            errors=[{"line": line, "msg": msg}],
+            ErrorCount=1,
         ) from None
+
+
+def _csv_error(exc: csv.Error) -> str:
+    if "unexpected end of data" in str(exc):
+        return "a quoted field is never closed (unterminated quote)"
+    return str(exc)
 
 
 def _records(
@@ -93,11 +105,14 @@ def _records(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {lower-case column: stripped value}) for each non-blank row, once the
     header row is found to name the ``required`` columns."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote left open or a stray character after a closing quote is an error, not
+    # a field that silently swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise InvalidCsv(f"Line 1: {exc}.", errors=[{"line": 1, "msg": str(exc)}]) from None
+        msg = _csv_error(exc)
+        raise InvalidCsv(f"Line 1: {msg}.", errors=[{"line": 1, "msg": msg}]) from None
     if not header:
         raise InvalidCsv("The CSV is empty: it needs a header row, then one row a device.")
     names = [h.strip().lower() for h in header]
@@ -108,12 +123,13 @@ def _records(
             errors=[{"line": 1, "msg": f"missing column {col}"} for col in missing],
         )
     while True:
+        start = reader.line_num + 1  # where the row begins (a quoted field may span lines)
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            rows.bad(reader.line_num, str(exc))
+            rows.bad(start, _csv_error(exc))
             continue
         if not any(cell.strip() for cell in row):
             continue
@@ -167,6 +183,16 @@ def check_size(size: int, *, max_devices: int) -> None:
     client said its length)."""
     if size > max_devices * BYTES_PER_ROW + 4096:
         raise PayloadTooLarge(f"The CSV is larger than {max_devices} devices can need.")
+
+
+async def read_upload(chunks: AsyncIterator[bytes], *, max_devices: int) -> bytes:
+    """The upload, read chunk by chunk; reading stops (413) once it passes what
+    ``max_devices`` rows can need, whether or not the client said its length."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        check_size(len(body), max_devices=max_devices)
+    return bytes(body)
 
 
 def parse_upload(body: bytes, fields: dict[str, Any], *, max_devices: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common.contracts import DeviceChangeStatus
+from devicebulk_common.models import bounds
 from devicebulk_common.wire import BulkChangeView, DeviceChangePage
 from devicebulk_intake.bulk_changes import queries
 from devicebulk_intake.deps import get_session
@@ -19,6 +20,7 @@ from devicebulk_intake.errors import (
     Unauthenticated,
     responses,
 )
+from devicebulk_intake.operator.cursors import decode_device_cursor
 from devicebulk_intake.tenancy import CurrentTenant
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
@@ -58,20 +60,19 @@ async def list_device_changes(
         DeviceChangeStatus | None, Query(alias="status", description="Only this status.")
     ] = None,
     iccid: Annotated[
-        str | None, Query(max_length=40, description="Only this ICCID, as it was submitted.")
+        bounds.CleanText | None,
+        Query(max_length=40, description="Only this ICCID, as it was submitted."),
     ] = None,
     error_code: Annotated[
-        str | None,
+        bounds.CleanText | None,
         Query(max_length=200, description="Only this error code (the `ErrorCode` field)."),
     ] = None,
-    cursor: Annotated[str | None, Query(description="NextCursor of the previous page.")] = None,
+    cursor: Annotated[
+        bounds.CleanText | None, Query(description="NextCursor of the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeviceChangePage:
-    after: int | None = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidCursor("cursor must be the NextCursor of a previous page.")
-        after = int(cursor)
+    after = None if cursor is None else decode_device_cursor(cursor)
     return await queries.device_changes_page(
         session,
         tenant.id,

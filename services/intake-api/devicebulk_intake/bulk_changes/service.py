@@ -18,7 +18,7 @@ from devicebulk_common.wire import (
     DeviceVerdict,
     ValidationReport,
 )
-from devicebulk_intake.bulk_changes import idempotency, store
+from devicebulk_intake.bulk_changes import idempotency, quotas, store
 from devicebulk_intake.bulk_changes.checks import (
     CARRIER_CHANGE_TYPES,
     SUPPORTED,
@@ -27,7 +27,15 @@ from devicebulk_intake.bulk_changes.checks import (
 )
 from devicebulk_intake.bulk_changes.validation import Verdict, validate
 
-__all__ = ["SUPPORTED", "Submitted", "dry_run", "submit"]
+__all__ = ["SUPPORTED", "Quota", "Submitted", "dry_run", "submit"]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A tenant's limits (``quotas.check``)."""
+
+    submits_per_minute: int
+    max_devices_in_flight: int
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,21 @@ async def submit(
     *,
     max_devices: int,
     idempotency_key: str | None = None,
+    quota: Quota | None = None,
 ) -> Submitted:
     as_stored = stored_request(request)
     if idempotency_key is not None:
         first = await idempotency.find(session, tenant.id, idempotency_key)
         if first is not None:
             return Submitted(await idempotency.replay(session, first, as_stored), replayed=True)
+    if quota is not None:
+        await quotas.check(
+            session,
+            tenant.id,
+            len(request.Devices) + len(request.IdentifierChanges or []),
+            submits_per_minute=quota.submits_per_minute,
+            max_devices_in_flight=quota.max_devices_in_flight,
+        )
     change_type, verdicts, error_reason = await assess(
         session, tenant, request, max_devices=max_devices
     )

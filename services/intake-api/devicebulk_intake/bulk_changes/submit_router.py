@@ -23,6 +23,7 @@ from devicebulk_intake.errors import (
     IdempotencyKeyReused,
     InvalidCsv,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthenticated,
     Unprocessable,
     UnsupportedChangeType,
@@ -53,6 +54,7 @@ _SUBMIT_ERRORS = problem_responses(
     UnsupportedChangeType,
     PayloadTooLarge,
     IdempotencyKeyReused,
+    TooManyRequests,
 )
 
 
@@ -73,6 +75,10 @@ async def _submit(
             body,
             max_devices=settings.intake_max_devices,
             idempotency_key=idempotency_key,
+            quota=service.Quota(
+                submits_per_minute=settings.intake_tenant_submits_per_minute,
+                max_devices_in_flight=settings.intake_tenant_max_devices_in_flight,
+            ),
         )
     answer = submitted.answer
     with bound(bulk_change_id=str(answer.BulkChangeId)):
@@ -152,6 +158,7 @@ async def validate_bulk_change(
         PayloadTooLarge,
         IdempotencyKeyReused,
         UnsupportedMediaType,
+        TooManyRequests,
     ),
     openapi_extra={
         "requestBody": {
@@ -183,9 +190,8 @@ async def submit_bulk_change_csv(
         )
     max_devices = request.app.state.settings.intake_max_devices
     length = request.headers.get("content-length", "")
-    if length.isdigit():
+    if length.isdigit() and len(length) < 20:
         csv_upload.check_size(int(length), max_devices=max_devices)
-    body = csv_upload.request_from_upload(
-        await request.body(), x_bulk_change, max_devices=max_devices
-    )
+    upload = await csv_upload.read_upload(request.stream(), max_devices=max_devices)
+    body = csv_upload.request_from_upload(upload, x_bulk_change, max_devices=max_devices)
     return await _submit(request, response, tenant, user, body, idempotency_key)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from devicebulk_common.models import bounds
 from devicebulk_intake.errors import InvalidCursor
 
 _INVALID = "cursor must be the NextCursor of a previous page of this list."
@@ -24,7 +26,7 @@ def _decode(cursor: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise InvalidCursor(_INVALID) from None
     if not isinstance(data, dict):
         raise InvalidCursor(_INVALID)
@@ -61,6 +63,16 @@ def encode_after(last_id: int) -> str:
 
 def decode_after(cursor: str) -> int:
     value = _decode(cursor).get("a")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= bounds.INT8_MAX:
         raise InvalidCursor(_INVALID)
     return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def decode_device_cursor(cursor: str) -> int:
+    """A device page's cursor: the last ``DeviceChangeId`` (ASCII digits, a BigInteger)."""
+    if not _DIGITS.fullmatch(cursor) or int(cursor) > bounds.INT8_MAX:
+        raise InvalidCursor("cursor must be the NextCursor of a previous page.")
+    return int(cursor)

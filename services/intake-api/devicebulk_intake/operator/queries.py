@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.models import BulkChange, DeviceChange, DeviceChangeLog
+from devicebulk_common.models import BulkChange, DeviceChange, DeviceChangeLog, bounds
 from devicebulk_common.wire import ProgressView
 from devicebulk_intake.bulk_changes.queries import change_type_name, get_bulk_change
 from devicebulk_intake.errors import NotFound, Unprocessable
@@ -177,6 +177,8 @@ async def audit_page(
 async def _check_device_change(
     session: AsyncSession, bulk_id: uuid.UUID, device_change_id: int
 ) -> None:
+    if not 1 <= device_change_id <= bounds.INT8_MAX:  # no such id can exist
+        raise NotFound(f"Device change {device_change_id} of bulk change {bulk_id} does not exist.")
     found = await session.scalar(
         select(DeviceChange.id).where(
             DeviceChange.id == device_change_id, DeviceChange.bulk_change_id == bulk_id

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from devicebulk_common import contracts as c
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.logging import bound
+from devicebulk_common.models import bounds
 from devicebulk_intake.bulk_changes.queries import get_bulk_change
 from devicebulk_intake.deps import get_session
 from devicebulk_intake.errors import (
@@ -39,7 +40,8 @@ router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 Cursor = Annotated[
-    str | None, Query(description="NextCursor of the previous page; omit for the first page.")
+    bounds.CleanText | None,
+    Query(description="NextCursor of the previous page; omit for the first page."),
 ]
 AuditLimit = Annotated[int, Query(ge=1, le=200, description="Entries a page (1 to 200).")]
 
@@ -52,11 +54,19 @@ def bulk_change_filters(
         c.ChangeType | None, Query(description="Only this ChangeType (the portal's number).")
     ] = None,
     service_provider_id: Annotated[
-        int | None, Query(description="Only this carrier account (the portal's id).")
+        int | None,
+        Query(
+            ge=bounds.ID_MIN,
+            le=bounds.ID_MAX,
+            description="Only this carrier account (the portal's id).",
+        ),
     ] = None,
     created_by: Annotated[
-        str | None,
-        Query(max_length=320, description="Only those created by this e-mail (any case)."),
+        bounds.CleanText | None,
+        Query(
+            max_length=bounds.USER_EMAIL_MAX,
+            description="Only those created by this e-mail (any case).",
+        ),
     ] = None,
     created_from: Annotated[
         datetime | None,

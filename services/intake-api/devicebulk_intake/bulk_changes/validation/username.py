@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from devicebulk_common import operations as ops
+from devicebulk_common.models import bounds
 from devicebulk_common.wire import UsernamePayload
 from devicebulk_intake.bulk_changes.validation.common import Rule, fail_all
 
-# ThingSpace's limits: a custom field's value, and the cost center code.
-MAX_USERNAME = 50
-MAX_COST_CENTER = 36
+# ThingSpace's limits (a custom field's value, the cost center code), within our columns'.
+MAX_USERNAME = bounds.USERNAME_MAX
+MAX_COST_CENTER = bounds.COST_CENTER_MAX
 
 
 def username_rule(payload: UsernamePayload) -> Rule:
