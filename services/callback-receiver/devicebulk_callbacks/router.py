@@ -126,9 +126,40 @@ def _documented(description: str) -> dict[str, Any]:
     }
 
 
+# What ThingSpace sends (thingspace-api.md); the body is read raw and checked by hand, so
+# this only documents it.
+_CALLBACK_SCHEMA = {
+    "type": "object",
+    "required": ["requestId", "deviceIds", "username", "password"],
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string"},
+        "requestId": {"type": "string", "maxLength": 64},
+        "deviceIds": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "kind": {"type": "string"}},
+            },
+        },
+        "status": {"type": "string"},
+        "deviceResponse": {"type": "object"},
+        "faultResponse": {"type": "object"},
+        "callbackCount": {"type": "integer"},
+        "maxCallbackThreshold": {"type": "integer"},
+    },
+}
+
+
 @router.post(
     "/callbacks/thingspace/{service_provider_id}/{path_secret}",
     summary="ThingSpace callback listener (register this URL with the carrier)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _CALLBACK_SCHEMA}},
+        }
+    },
     responses={
         400: _documented(
             "Not a ThingSpace callback, or one that can never be stored (not JSON, nested too "
