@@ -13,7 +13,7 @@ from devicebulk_callbacks.providers import CredentialStore
 from devicebulk_callbacks.router import router
 from devicebulk_callbacks.settings import CallbackSettings
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_common.web import health_router
+from devicebulk_common.web import BodyGuard
 
 log = structlog.get_logger(__name__)
 
@@ -69,8 +69,17 @@ def create_app(settings: CallbackSettings | None = None) -> FastAPI:
         description="Receives ThingSpace's asynchronous callbacks, stores each one, then "
         "reconciles its result into the device records.",
         lifespan=lifespan,
+        # Nothing but the listener on the internet-facing port: the probes and metrics are on
+        # the internal one (main.py), the schema is ``app.openapi()``.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.include_router(router)
-    app.include_router(health_router())
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.callbacks_max_body_bytes,
+        timeout_s=settings.callbacks_body_timeout_s,
+    )
 
     return app

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +31,25 @@ StoreFn = Callable[[AsyncSession, Sequence[Received]], Awaitable[list[Stored]]]
 
 class StoreFailed(Exception):
     """The callback could not be stored: the carrier should send it again."""
+
+
+class Unstorable(StoreFailed):
+    """The database refuses the callback itself (a data exception, SQLSTATE class 22): sending
+    it again can never succeed."""
+
+
+def _refused_as_data(exc: BaseException) -> bool:
+    """A data exception anywhere in the chain SQLAlchemy and asyncpg wrap it in."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.exceptions.DataError):  # an argument it cannot encode
+            return True
+        if str(getattr(seen, "sqlstate", "") or "").startswith("22"):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 @dataclass
@@ -115,9 +135,10 @@ class GroupCommit:
                     error=repr(exc),
                     exc_info=split,
                 )
+                failure = Unstorable if _refused_as_data(exc) else StoreFailed
                 for pending in batch:
                     if not pending.future.done():
-                        pending.future.set_exception(StoreFailed(str(exc)))
+                        pending.future.set_exception(failure())
             return
         for pending, result in zip(batch, stored, strict=True):
             if not pending.future.done():

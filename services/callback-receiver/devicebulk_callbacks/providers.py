@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common.crypto import decrypt_json, digest, equal
@@ -27,33 +29,57 @@ class CallbackCredentials:
 
 
 class CredentialStore:
+    """Every provider's listener credentials, held as one snapshot reloaded (one query, one
+    reload at a time) when older than ``ttl_s``.
+
+    A path naming an id no provider has costs no database work: the snapshot answers it, so
+    made-up ids neither query the database nor grow a cache. The snapshot is bounded by what
+    operators registered (``service_provider`` rows with a listener), never by what comes in.
+    If the reload fails (the database is away), :meth:`get` raises and the caller answers 503.
+    """
+
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], *, key: str, ttl_s: float
     ) -> None:
         self._sessionmaker = sessionmaker
         self._key = key
         self._ttl_s = ttl_s
-        self._cache: dict[int, tuple[float, CallbackCredentials | None]] = {}
+        self._snapshot: dict[int, CallbackCredentials] = {}
+        self._expires = float("-inf")
+        self._lock = asyncio.Lock()
 
     async def get(self, provider_id: int) -> CallbackCredentials | None:
-        hit = self._cache.get(provider_id)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        if self._expires <= time.monotonic():
+            async with self._lock:
+                if self._expires <= time.monotonic():  # nobody reloaded while we waited
+                    started = time.monotonic()
+                    self._snapshot = await self._load()
+                    self._expires = started + self._ttl_s
+        return self._snapshot.get(provider_id)
+
+    async def _load(self) -> dict[int, CallbackCredentials]:
         async with self._sessionmaker() as session:
-            provider = await session.get(ServiceProvider, provider_id)
-        creds = None
-        if (
-            provider is not None
-            and provider.callback_username
-            and provider.callback_password_encrypted
-            and provider.callback_path_secret_sha256
-        ):
-            password = decrypt_json(self._key, provider.callback_password_encrypted)["password"]
-            creds = CallbackCredentials(
-                provider_id=provider.id,
-                username=provider.callback_username,
-                password=password,
-                path_secret_sha256=provider.callback_path_secret_sha256,
+            rows = (
+                await session.execute(
+                    select(
+                        ServiceProvider.id,
+                        ServiceProvider.callback_username,
+                        ServiceProvider.callback_password_encrypted,
+                        ServiceProvider.callback_path_secret_sha256,
+                    ).where(
+                        ServiceProvider.callback_username.is_not(None),
+                        ServiceProvider.callback_username != "",
+                        ServiceProvider.callback_password_encrypted.is_not(None),
+                        ServiceProvider.callback_path_secret_sha256.is_not(None),
+                    )
+                )
+            ).all()
+        return {
+            row.id: CallbackCredentials(
+                provider_id=row.id,
+                username=row.callback_username,
+                password=decrypt_json(self._key, row.callback_password_encrypted)["password"],
+                path_secret_sha256=row.callback_path_secret_sha256,
             )
-        self._cache[provider_id] = (time.monotonic() + self._ttl_s, creds)
-        return creds
+            for row in rows
+        }

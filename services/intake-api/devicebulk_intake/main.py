@@ -1,25 +1,44 @@
-"""`devicebulk-intake-api`: serve the intake API with uvicorn."""
+"""`devicebulk-intake-api`: serve the intake API with uvicorn.
+
+Every connection is bounded by the kit (``devicebulk_common.web``): a deadline and a size cap
+for each request's head (uvicorn has none of its own), a body cap sized to the device limit and
+checked while the body streams, a deadline for the whole body, ``limit_concurrency`` as the
+connection cap and a short keep-alive.
+"""
 
 from __future__ import annotations
 
 import uvicorn
 
 from devicebulk_common.logging import configure_logging
+from devicebulk_common.web import BodyGuard, server_config
 from devicebulk_intake.app import create_app
 from devicebulk_intake.settings import IntakeSettings
+
+
+def build(settings: IntakeSettings) -> uvicorn.Server:
+    app = BodyGuard(
+        create_app(settings),
+        max_bytes=settings.body_limit,
+        timeout_s=settings.intake_body_timeout_s,
+    )
+    return uvicorn.Server(
+        server_config(
+            app,
+            host=settings.intake_host,
+            port=settings.intake_port,
+            max_connections=settings.intake_max_connections,
+            keep_alive_s=settings.intake_keep_alive_s,
+            header_timeout_s=settings.intake_header_timeout_s,
+            max_header_bytes=settings.intake_max_header_bytes,
+        )
+    )
 
 
 def main() -> None:
     settings = IntakeSettings()
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="intake-api")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.intake_host,
-        port=settings.intake_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-    )
+    build(settings).run()
 
 
 if __name__ == "__main__":
