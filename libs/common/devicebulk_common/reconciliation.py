@@ -73,6 +73,28 @@ class Reconciliation:
         cb: ParsedCallback,
         dc: DeviceChange,
         device: Device | None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        """``note``: how the callback found its device change, if not by its request id; said
+        in its outcome and audit row."""
+        first = len(self.outcomes), len(self.audit_rows)
+        await self._apply(callback_id, cb, dc, device, session)
+        if note:
+            for i in range(first[0], len(self.outcomes)):
+                cid, dcid, outcome = self.outcomes[i]
+                self.outcomes[i] = (cid, dcid, f"{outcome} ({note})")
+            for i in range(first[1], len(self.audit_rows)):
+                bid, dcid, status, message = self.audit_rows[i]
+                self.audit_rows[i] = (bid, dcid, status, f"{message} ({note})")
+
+    async def _apply(
+        self,
+        callback_id: int,
+        cb: ParsedCallback,
+        dc: DeviceChange,
+        device: Device | None,
+        session: AsyncSession,
     ) -> None:
         status = self.handled.get(dc.id, dc.status)
         if dc.id in self.handled or c.DeviceChangeStatus(status).is_terminal:
