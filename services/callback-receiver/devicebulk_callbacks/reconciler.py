@@ -140,12 +140,13 @@ GAVE_UP = Counter(
     "callbacks_sweep_gave_up_total", "Stored callbacks the sweeper gave up on after its tries"
 )
 
+# Oldest first, along the partial index of the unprocessed (``ix_carrier_callback_unprocessed``).
 _DUE = text(
     """
     SELECT id, service_provider_id, request_id FROM carrier_callback
     WHERE processed_at IS NULL AND request_id IS NOT NULL
       AND received_at < now() - make_interval(secs => :older_than_s * power(2, reconcile_tries))
-    ORDER BY id
+    ORDER BY received_at, id
     LIMIT :limit
     """
 )
