@@ -211,3 +211,23 @@ async def test_one_request_that_fails_does_not_stop_the_pass_and_is_given_up_aft
 
 async def _never(session, callback_ids):
     raise RuntimeError("the receiver's reconciliation is down")
+
+
+async def test_an_unrecorded_success_applies_only_to_the_step_it_confirms(
+    receiver, scenario, sessionmaker
+):
+    dc = scenario.changes[0]
+    await _set(
+        sessionmaker, dc, params={"op": "edit_username", "username": "pump-7", "cost_center": "C1"}
+    )
+    ahead, step = f"cc-{uuid.uuid4()}", f"cf-{uuid.uuid4()}"
+    for rid, key in ((ahead, "costCenterResponse"), (step, "customFieldsUpdateResponse")):
+        body = activation_callback(dc.iccid, rid)
+        body["deviceResponse"] = {key: {}}
+        assert (await receiver.post(scenario.url, json=body)).status_code == 200
+    await reconciler.sweep(sessionmaker, older_than_s=0)
+    change = await _change(sessionmaker, dc.id)
+    assert change.status == "Queued" and change.params["phase"] == "cost_center"
+    assert (await _device(sessionmaker, dc.device_id)).username == "pump-7"
+    (early,) = await _stored(sessionmaker, ahead)  # the cost center's step had not been sent
+    assert early.processed_at is None
