@@ -396,31 +396,3 @@ async def reconcile_swept(session: AsyncSession, callback_ids: Sequence[int]) ->
         .with_for_update(skip_locked=True)
     )
     return await _reconcile(session, (await session.execute(query)).all(), by_device=True)
-
-
-_TRIED = text(
-    """
-    UPDATE carrier_callback AS cb
-    SET reconcile_tries = cb.reconcile_tries + 1,
-        processed_at = CASE WHEN cb.reconcile_tries + 1 >= :max_tries THEN now() END,
-        outcome = CASE WHEN cb.reconcile_tries + 1 >= :max_tries
-                       THEN 'gave up after ' || (cb.reconcile_tries + 1) || ' tries: ' || v.why
-                       ELSE cb.outcome END
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:whys AS text[])) AS v(id, why)
-    WHERE cb.id = v.id AND cb.processed_at IS NULL
-    RETURNING cb.id, cb.processed_at IS NOT NULL AS gave_up
-    """
-)
-
-
-async def count_tries(
-    session: AsyncSession, waiting: dict[int, str], *, max_tries: int
-) -> list[int]:
-    """One more try for each callback still pending (id -> why); those that reach ``max_tries``
-    are given up: processed, with the reason as their outcome. Returns the ids given up."""
-    if not waiting:
-        return []
-    rows = await session.execute(
-        _TRIED, {"ids": list(waiting), "whys": list(waiting.values()), "max_tries": max_tries}
-    )
-    return [row.id for row in rows if row.gave_up]

@@ -3,6 +3,8 @@
 :class:`Reconciliation` gathers what a batch of callbacks does (terminal transitions, the
 callbacks' outcomes, the audit rows) while the per-operation effects of
 :mod:`devicebulk_common.callback_effects` run, and writes each with one statement.
+:func:`count_tries` counts the sweeper's tries of the callbacks left pending, and gives up on
+those past the bound.
 """
 
 from __future__ import annotations
@@ -206,3 +208,31 @@ def _queue_next_phase(dc: DeviceChange, step: NextPhase) -> None:
     dc.attempts = 0
     if step.result is not None:
         dc.result = step.result
+
+
+_TRIED = text(
+    """
+    UPDATE carrier_callback AS cb
+    SET reconcile_tries = cb.reconcile_tries + 1,
+        processed_at = CASE WHEN cb.reconcile_tries + 1 >= :max_tries THEN now() END,
+        outcome = CASE WHEN cb.reconcile_tries + 1 >= :max_tries
+                       THEN 'gave up after ' || (cb.reconcile_tries + 1) || ' tries: ' || v.why
+                       ELSE cb.outcome END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:whys AS text[])) AS v(id, why)
+    WHERE cb.id = v.id AND cb.processed_at IS NULL
+    RETURNING cb.id, cb.processed_at IS NOT NULL AS gave_up
+    """
+)
+
+
+async def count_tries(
+    session: AsyncSession, waiting: dict[int, str], *, max_tries: int
+) -> list[int]:
+    """One more try for each callback still pending (id -> why); those that reach ``max_tries``
+    are given up: processed, with the reason as their outcome. Returns the ids given up."""
+    if not waiting:
+        return []
+    rows = await session.execute(
+        _TRIED, {"ids": list(waiting), "whys": list(waiting.values()), "max_tries": max_tries}
+    )
+    return [row.id for row in rows if row.gave_up]

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from devicebulk_common.callbacks import (
     Stored,
     Swept,
-    count_tries,
     lock_request,
     lock_requests_shared,
     reconcile_callbacks,
@@ -29,6 +28,7 @@ from devicebulk_common.callbacks import (
 )
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.logging import bound
+from devicebulk_common.reconciliation import count_tries
 
 log = structlog.get_logger(__name__)
 
