@@ -27,17 +27,40 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, any_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.models import CarrierCallback, Device, DeviceChange
+from devicebulk_common import operations as ops
+from devicebulk_common.callback_effects import COST_CENTER_PHASE, USERNAME_FIELD_PHASE
+from devicebulk_common.callback_matching import (
+    bigints,
+    lock_by_device,
+    lock_by_request,
+    lock_devices,
+    match_by_device,
+    match_by_request,
+)
+from devicebulk_common.models import CarrierCallback
 from devicebulk_common.reconciliation import Reconciliation
 
 # The longest identifiers ``carrier_callback`` stores (its column widths); longer is malformed.
 MAX_REQUEST_ID = 64
 MAX_ICCID = 40
+
+
+# ThingSpace's success payload key, ``<action>Response``, and the op (and step) it confirms.
+RESPONSE_OPS: dict[str, tuple[str, str | None]] = {
+    "activateResponse": (ops.ACTIVATE, None),
+    "contactInfoResponse": (ops.UPDATE_PLACE_OF_USE, None),
+    "suspendResponse": (ops.SUSPEND, None),
+    "restoreResponse": (ops.RESTORE, None),
+    "deactivateResponse": (ops.DEACTIVATE, None),
+    "changeServicePlanResponse": (ops.CHANGE_PLAN, None),
+    "changeIdentifierResponse": (ops.CHANGE_IDENTIFIER, None),
+    "customFieldsUpdateResponse": (ops.EDIT_USERNAME, USERNAME_FIELD_PHASE),
+    "costCenterResponse": (ops.EDIT_USERNAME, COST_CENTER_PHASE),
+}
 
 
 class MalformedCallback(ValueError):
@@ -60,6 +83,12 @@ class ParsedCallback:
     @property
     def iccid(self) -> str | None:
         return self.device_ids.get("iccid")
+
+    @property
+    def operation(self) -> tuple[str, str | None] | None:
+        """The op (and step, for one in two carrier requests) a success confirms, named by its
+        response key; None for a failure or a key we do not know."""
+        return RESPONSE_OPS.get(self.response_key or "") if self.ok else None
 
     def dedupe_key(self) -> str:
         """Same request, same device, same outcome: the same callback (callbackCount aside)."""
@@ -159,9 +188,9 @@ _STORE = text(
                 CAST(:request_ids AS text[]), CAST(:iccids AS text[]), CAST(:statuses AS text[]),
                 CAST(:payloads AS text[]), CAST(:times AS integer[]))
          AS v(provider_id, dedupe_key, request_id, iccid, status, payload, times)
-    ON CONFLICT (dedupe_key) DO UPDATE
+    ON CONFLICT (service_provider_id, dedupe_key) DO UPDATE
         SET times_received = cb.times_received + EXCLUDED.times_received
-    RETURNING cb.id, cb.dedupe_key, cb.times_received
+    RETURNING cb.id, cb.service_provider_id, cb.dedupe_key, cb.times_received
     """
 )
 
@@ -171,11 +200,12 @@ async def store_many(session: AsyncSession, received: Sequence[Received]) -> lis
 
     Returns one :class:`Stored` per item, in order. The same callback twice in the batch is one
     row (PostgreSQL refuses to update a row twice in one statement): it counts twice, and only
-    its first copy is ``first`` (and only if the row is new)."""
+    its first copy is ``first`` (and only if the row is new). A callback is the same only if
+    the same provider's listener received it: the key is (provider, :meth:`dedupe_key`)."""
     if not received:
         return []
-    keys = [r.parsed.dedupe_key() for r in received]
-    copies: dict[str, list[int]] = defaultdict(list)
+    keys = [(r.service_provider_id, r.parsed.dedupe_key()) for r in received]
+    copies: dict[tuple[int, str], list[int]] = defaultdict(list)
     for index, key in enumerate(keys):
         copies[key].append(index)
     firsts = [received[indexes[0]] for indexes in copies.values()]
@@ -184,7 +214,7 @@ async def store_many(session: AsyncSession, received: Sequence[Received]) -> lis
             _STORE,
             {
                 "provider_ids": [r.service_provider_id for r in firsts],
-                "keys": list(copies),
+                "keys": [key for _, key in copies],
                 "request_ids": [r.parsed.request_id for r in firsts],
                 "iccids": [r.parsed.iccid for r in firsts],
                 "statuses": ["Success" if r.parsed.ok else "Failed" for r in firsts],
@@ -193,7 +223,7 @@ async def store_many(session: AsyncSession, received: Sequence[Received]) -> lis
             },
         )
     ).all()
-    by_key = {row.dedupe_key: row for row in rows}
+    by_key = {(row.service_provider_id, row.dedupe_key): row for row in rows}
     out: list[Stored] = []
     for index, (item, key) in enumerate(zip(received, keys, strict=True)):
         row = by_key[key]
@@ -238,9 +268,11 @@ async def lock_requests_shared(session: AsyncSession, request_ids: Iterable[str]
 
 _CALLBACK_COLUMNS = (
     CarrierCallback.id,
+    CarrierCallback.service_provider_id,
     CarrierCallback.request_id,
     CarrierCallback.iccid,
     CarrierCallback.payload,
+    CarrierCallback.received_at,
 )
 
 
@@ -259,9 +291,9 @@ async def reconcile_request(
         CarrierCallback.request_id == request_id, CarrierCallback.processed_at.is_(None)
     )
     if callback_ids is not None:
-        query = query.where(CarrierCallback.id == any_(_bigints("callback_ids", callback_ids)))
+        query = query.where(CarrierCallback.id == any_(bigints("callback_ids", callback_ids)))
     query = query.order_by(CarrierCallback.id).with_for_update(skip_locked=callback_ids is not None)
-    return await _reconcile(session, (await session.execute(query)).all())
+    return (await _reconcile(session, (await session.execute(query)).all())).applied
 
 
 async def reconcile_callbacks(session: AsyncSession, callback_ids: Sequence[int]) -> int:
@@ -271,127 +303,96 @@ async def reconcile_callbacks(session: AsyncSession, callback_ids: Sequence[int]
     query = (
         select(*_CALLBACK_COLUMNS)
         .where(
-            CarrierCallback.id == any_(_bigints("callback_ids", callback_ids)),
+            CarrierCallback.id == any_(bigints("callback_ids", callback_ids)),
             CarrierCallback.processed_at.is_(None),
             CarrierCallback.request_id.is_not(None),
         )
         .order_by(CarrierCallback.id)
         .with_for_update(skip_locked=True)
     )
-    return await _reconcile(session, (await session.execute(query)).all())
+    return (await _reconcile(session, (await session.execute(query)).all())).applied
 
 
-def _bigints(name: str, values: Sequence[int]) -> Any:
-    return bindparam(name, list(values), type_=ARRAY(BigInteger))
-
-
-# The device changes the callbacks name, by (request id, ICCID); and for each request with a
-# callback that names no ICCID we sent, its first two device changes (one alone means a
-# one-device request, which that callback can only be about). Locked in id order.
-_CHANGES = text(
-    """
-    WITH sent AS MATERIALIZED (
-        SELECT DISTINCT s.request_id, s.iccid
-        FROM unnest(CAST(:request_ids AS text[]), CAST(:iccids AS text[])) AS s(request_id, iccid)
-    ), of_request AS MATERIALIZED (
-        SELECT d.id, d.carrier_request_id, d.iccid FROM device_change AS d
-        WHERE d.carrier_request_id = ANY(CAST(:request_ids AS text[]))
-    ), matched AS MATERIALIZED (
-        SELECT o.id, s.request_id, s.iccid FROM of_request AS o
-        JOIN sent AS s ON o.carrier_request_id = s.request_id AND o.iccid = s.iccid
-    ), unmatched AS (
-        SELECT DISTINCT s.request_id FROM sent AS s
-        WHERE NOT EXISTS (
-            SELECT 1 FROM matched AS m WHERE m.request_id = s.request_id AND m.iccid = s.iccid
-        )
-    )
-    SELECT device_change.* FROM device_change
-    WHERE device_change.id IN (
-        SELECT id FROM matched
-        UNION
-        SELECT f.id FROM unmatched AS u CROSS JOIN LATERAL (
-            SELECT o.id FROM of_request AS o WHERE o.carrier_request_id = u.request_id
-            ORDER BY o.id LIMIT 2
-        ) AS f
-    )
-    ORDER BY device_change.id
-    FOR UPDATE OF device_change
-    """
-)
-
-
-async def _lock_changes(session: AsyncSession, callbacks: Sequence[Row[Any]]) -> list[DeviceChange]:
-    statement = select(DeviceChange).from_statement(_CHANGES)
-    result = await session.scalars(
-        statement,
-        {
-            "request_ids": [cb.request_id for cb in callbacks],
-            "iccids": [cb.iccid for cb in callbacks],
-        },
-        execution_options={"populate_existing": True},
-    )
-    return list(result.all())
-
-
-async def _lock_devices(session: AsyncSession, device_ids: Iterable[int]) -> dict[int, Device]:
-    ids = sorted(set(device_ids))
-    if not ids:
-        return {}
-    devices = await session.scalars(
-        select(Device)
-        .where(Device.id == any_(_bigints("device_ids", ids)))
-        .order_by(Device.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {d.id: d for d in devices}
-
-
-_Target = tuple[int, ParsedCallback, DeviceChange | None]
-
-
-async def _reconcile(session: AsyncSession, callbacks: Sequence[Row[Any]]) -> int:
-    """Reconcile locked callbacks: each finds its device change, the first callback of a device
-    change that is still open applies, the others are recorded as ignored."""
+async def _reconcile(
+    session: AsyncSession, callbacks: Sequence[Row[Any]], *, by_device: bool = False
+) -> Swept:
+    """Reconcile locked callbacks: each finds its device change (of its own provider), the first
+    callback of a device change that is still open applies, the others are recorded as ignored.
+    ``by_device``: the callbacks of requests their provider never recorded are matched by open
+    attempt, or recorded as moot (see :mod:`devicebulk_common.callback_matching`)."""
+    swept = Swept(0, {})
     if not callbacks:
-        return 0
-    targets = _match(callbacks, await _lock_changes(session, callbacks))
-    devices = await _lock_devices(
+        return swept
+    parsed = [
+        (cb, parse_thingspace(cb.payload | {"username": "", "password": ""})) for cb in callbacks
+    ]
+    targets, unrecorded = match_by_request(parsed, await lock_by_request(session, callbacks))
+    by_attempt: set[int] = set()
+    moot: list[tuple[int, int, str]] = []
+    if by_device and unrecorded:
+        found = match_by_device(
+            unrecorded, await lock_by_device(session, [cb for cb, _ in unrecorded])
+        )
+        for callback_id, cb, change in found.targets:
+            assert change is not None
+            if change.carrier_request_id is None:
+                change.carrier_request_id = cb.request_id  # recorded late, by its callback
+            by_attempt.add(callback_id)
+        targets += found.targets
+        moot = found.moot
+        swept.waiting = found.waiting
+    devices = await lock_devices(
         session,
         (
             change.device_id
-            for _, parsed, change in targets
-            if parsed.ok
+            for _, cb, change in targets
+            if cb.ok
             and change is not None
             and change.device_id is not None
             and not c.DeviceChangeStatus(change.status).is_terminal
         ),
     )
     work = Reconciliation()
-    for callback_id, parsed, change in targets:
+    for callback_id, cb, change in targets:
         if change is None:
             work.unmatched(callback_id)
         else:
             device = devices.get(change.device_id) if change.device_id is not None else None
-            await work.apply(session, callback_id, parsed, change, device)
+            note = "matched by ICCID and open attempt (request id not recorded)"
+            await work.apply(
+                session,
+                callback_id,
+                cb,
+                change,
+                device,
+                note=note if callback_id in by_attempt else None,
+            )
+    work.outcomes.extend(moot)
     await work.write(session)
-    return sum(1 for _, _, change in targets if change is not None)
+    swept.applied = sum(1 for _, _, change in targets if change is not None) + len(moot)
+    return swept
 
 
-def _match(callbacks: Sequence[Row[Any]], changes: Sequence[DeviceChange]) -> list[_Target]:
-    """Each callback of a recorded request with its device change, found by ICCID, or for a
-    one-device request its only one (None: the request has no such device). Callbacks of a
-    request not recorded yet are left out: the worker reconciles them when it records it."""
-    by_pair = {(dc.carrier_request_id, dc.iccid): dc for dc in changes}
-    of_request: dict[str | None, list[DeviceChange]] = defaultdict(list)
-    for dc in changes:
-        of_request[dc.carrier_request_id].append(dc)
-    targets: list[_Target] = []
-    for cb in callbacks:
-        known = of_request.get(cb.request_id)
-        if not known:
-            continue
-        only = known[0] if len(known) == 1 else None
-        parsed = parse_thingspace(cb.payload | {"username": "", "password": ""})
-        targets.append((cb.id, parsed, by_pair.get((cb.request_id, cb.iccid)) or only))
-    return targets
+@dataclass
+class Swept:
+    """What a reconciliation did: how many callbacks found their device change (or were moot),
+    and why each one left pending waits."""
+
+    applied: int
+    waiting: dict[int, str]
+
+
+async def reconcile_swept(session: AsyncSession, callback_ids: Sequence[int]) -> Swept:
+    """:func:`reconcile_callbacks` for the sweeper: also matches the callbacks of requests their
+    provider never recorded, by open attempt, or records them as moot. The caller holds
+    :func:`lock_request` on their request ids."""
+    query = (
+        select(*_CALLBACK_COLUMNS)
+        .where(
+            CarrierCallback.id == any_(bigints("callback_ids", callback_ids)),
+            CarrierCallback.processed_at.is_(None),
+        )
+        .order_by(CarrierCallback.id)
+        .with_for_update(skip_locked=True)
+    )
+    return await _reconcile(session, (await session.execute(query)).all(), by_device=True)

@@ -3,6 +3,8 @@
 :class:`Reconciliation` gathers what a batch of callbacks does (terminal transitions, the
 callbacks' outcomes, the audit rows) while the per-operation effects of
 :mod:`devicebulk_common.callback_effects` run, and writes each with one statement.
+:func:`count_tries` counts the sweeper's tries of the callbacks left pending, and gives up on
+those past the bound.
 """
 
 from __future__ import annotations
@@ -73,6 +75,28 @@ class Reconciliation:
         cb: ParsedCallback,
         dc: DeviceChange,
         device: Device | None,
+        *,
+        note: str | None = None,
+    ) -> None:
+        """``note``: how the callback found its device change, if not by its request id; said
+        in its outcome and audit row."""
+        first = len(self.outcomes), len(self.audit_rows)
+        await self._apply(callback_id, cb, dc, device, session)
+        if note:
+            for i in range(first[0], len(self.outcomes)):
+                cid, dcid, outcome = self.outcomes[i]
+                self.outcomes[i] = (cid, dcid, f"{outcome} ({note})")
+            for i in range(first[1], len(self.audit_rows)):
+                bid, dcid, status, message = self.audit_rows[i]
+                self.audit_rows[i] = (bid, dcid, status, f"{message} ({note})")
+
+    async def _apply(
+        self,
+        callback_id: int,
+        cb: ParsedCallback,
+        dc: DeviceChange,
+        device: Device | None,
+        session: AsyncSession,
     ) -> None:
         status = self.handled.get(dc.id, dc.status)
         if dc.id in self.handled or c.DeviceChangeStatus(status).is_terminal:
@@ -184,3 +208,31 @@ def _queue_next_phase(dc: DeviceChange, step: NextPhase) -> None:
     dc.attempts = 0
     if step.result is not None:
         dc.result = step.result
+
+
+_TRIED = text(
+    """
+    UPDATE carrier_callback AS cb
+    SET reconcile_tries = cb.reconcile_tries + 1,
+        processed_at = CASE WHEN cb.reconcile_tries + 1 >= :max_tries THEN now() END,
+        outcome = CASE WHEN cb.reconcile_tries + 1 >= :max_tries
+                       THEN 'gave up after ' || (cb.reconcile_tries + 1) || ' tries: ' || v.why
+                       ELSE cb.outcome END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:whys AS text[])) AS v(id, why)
+    WHERE cb.id = v.id AND cb.processed_at IS NULL
+    RETURNING cb.id, cb.processed_at IS NOT NULL AS gave_up
+    """
+)
+
+
+async def count_tries(
+    session: AsyncSession, waiting: dict[int, str], *, max_tries: int
+) -> list[int]:
+    """One more try for each callback still pending (id -> why); those that reach ``max_tries``
+    are given up: processed, with the reason as their outcome. Returns the ids given up."""
+    if not waiting:
+        return []
+    rows = await session.execute(
+        _TRIED, {"ids": list(waiting), "whys": list(waiting.values()), "max_tries": max_tries}
+    )
+    return [row.id for row in rows if row.gave_up]

@@ -166,10 +166,9 @@ async def test_a_batch_of_several_requests_applies_the_known_and_leaves_the_earl
     known = await _request(factory, sessionmaker, 2)
     early = await _request(factory, sessionmaker, 2, recorded=False)
     ids = await _store(
-        sessionmaker,
-        known.provider_id,
-        [_body(dc.iccid, known.request_id) for dc in known.changes]
-        + [_body(dc.iccid, early.request_id) for dc in early.changes],
+        sessionmaker, known.provider_id, [_body(dc.iccid, known.request_id) for dc in known.changes]
+    ) + await _store(
+        sessionmaker, early.provider_id, [_body(dc.iccid, early.request_id) for dc in early.changes]
     )
     assert await _reconcile(sessionmaker, [known.request_id, early.request_id], ids) == 2
     rows = await _callbacks(sessionmaker, ids)
@@ -208,12 +207,9 @@ async def test_a_callback_naming_no_iccid_we_sent_applies_only_to_a_one_device_r
     alone = await _request(factory, sessionmaker, 1)
     many = await _request(factory, sessionmaker, 2)
     ids = await _store(
-        sessionmaker,
-        alone.provider_id,
-        [
-            _body("8914800000000000001", alone.request_id),
-            _body("8914800000000000002", many.request_id),
-        ],
+        sessionmaker, alone.provider_id, [_body("8914800000000000001", alone.request_id)]
+    ) + await _store(
+        sessionmaker, many.provider_id, [_body("8914800000000000002", many.request_id)]
     )
     await _reconcile(sessionmaker, [alone.request_id, many.request_id], ids)
     to_alone, to_many = await _callbacks(sessionmaker, ids)
@@ -319,3 +315,28 @@ async def test_an_mdn_too_long_for_the_record_fails_its_device_change_with_a_nam
     async with sessionmaker() as s:
         device = await s.get(Device, bad.device_id)
     assert device.mdn is None and device.status != "active"
+
+
+async def test_the_same_callback_from_two_providers_is_two_callbacks(factory, sessionmaker):
+    """The dedupe key holds the provider: B's copy neither shadows A's nor stands in for it."""
+    req = await _request(factory, sessionmaker, 1)
+    other = await factory.provider()
+    body = _body(req.changes[0].iccid, req.request_id)
+    for batches in ([[other.id, req.provider_id]], [[other.id], [req.provider_id]]):
+        rid = f"req-{uuid.uuid4()}"
+        stored = []
+        for batch in batches:
+            async with unit_of_work(sessionmaker) as s:
+                stored += await store_many(
+                    s,
+                    [Received(p, parse_thingspace(body | {"requestId": rid}), body) for p in batch],
+                )
+        assert len({x.id for x in stored}) == 2 and all(x.first for x in stored)
+    # And A's copy reconciles A's device change; B's is left alone.
+    ids = await _store(sessionmaker, other.id, [body]) + await _store(
+        sessionmaker, req.provider_id, [body]
+    )
+    assert await _reconcile(sessionmaker, [req.request_id], ids) == 1
+    from_other, own = await _callbacks(sessionmaker, ids)
+    assert from_other.processed_at is None and own.device_change_id == req.changes[0].id
+    assert (await _change(sessionmaker, req.changes[0].id)).status == "Success"

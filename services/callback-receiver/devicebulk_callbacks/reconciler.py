@@ -1,7 +1,7 @@
 """Reconcile stored callbacks in the background, in batches, after their carrier got its 2xx.
 
-A stored callback is safe: if this process dies before reconciling it, the sweeper does (see
-``intake.sweep``). Failures are logged, never dropped silently: a batch that fails is split in
+A stored callback is safe: if this process dies before reconciling it, the sweeper does
+(:func:`sweep`). Failures are logged, never dropped silently: a batch that fails is split in
 halves until the callback that fails is alone; that one stays unprocessed for the sweeper.
 """
 
@@ -10,14 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import defaultdict
 from collections.abc import Iterable
 
 import structlog
 from prometheus_client import Counter, Histogram
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from devicebulk_common.callbacks import Stored, lock_requests_shared, reconcile_callbacks
+from devicebulk_common.callbacks import (
+    Stored,
+    Swept,
+    lock_request,
+    lock_requests_shared,
+    reconcile_callbacks,
+    reconcile_swept,
+)
 from devicebulk_common.db.engine import unit_of_work
+from devicebulk_common.logging import bound
+from devicebulk_common.reconciliation import count_tries
 
 log = structlog.get_logger(__name__)
 
@@ -115,3 +126,92 @@ class Reconciler:
                 callback_id=callback_id,
                 request_id=request_id,
             )
+
+
+# ---- the sweeper --------------------------------------------------------------------------------
+
+# Passes over a callback that stays unreconciled before it is given up. Each waits twice as long
+# as the one before (the n-th comes ``older_than_s * 2**(n-1)`` after the callback): at the
+# default 10 s interval the last is 21 minutes after it came, past the watchdog's 15.
+SWEEP_MAX_TRIES = 8
+SWEEP_LIMIT = 500
+
+GAVE_UP = Counter(
+    "callbacks_sweep_gave_up_total", "Stored callbacks the sweeper gave up on after its tries"
+)
+
+# Oldest first, along the partial index of the unprocessed (``ix_carrier_callback_unprocessed``).
+_DUE = text(
+    """
+    SELECT id, service_provider_id, request_id FROM carrier_callback
+    WHERE processed_at IS NULL AND request_id IS NOT NULL
+      AND received_at < now() - make_interval(secs => :older_than_s * power(2, reconcile_tries))
+    ORDER BY received_at, id
+    LIMIT :limit
+    """
+)
+
+
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    older_than_s: float,
+    max_tries: int = SWEEP_MAX_TRIES,
+    limit: int = SWEEP_LIMIT,
+) -> int:
+    """Reconcile stored callbacks still unprocessed, whether or not a device change recorded
+    their request id (see ``devicebulk_common.callback_matching``). Each request is its own
+    transaction: one that fails is logged and counted as a try of its callbacks, and the pass
+    goes on. Returns how many callbacks found their device change (or were moot)."""
+    async with sessionmaker() as session:
+        due = (await session.execute(_DUE, {"older_than_s": older_than_s, "limit": limit})).all()
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for row in due:
+        groups[(row.service_provider_id, row.request_id)].append(row.id)
+    applied = 0
+    for (provider_id, request_id), callback_ids in groups.items():
+        with bound(carrier_request_id=request_id):
+            applied += await _sweep_request(
+                sessionmaker, provider_id, request_id, callback_ids, max_tries
+            )
+    if applied:
+        log.info("sweeper reconciled callbacks", count=applied)
+    return applied
+
+
+async def _sweep_request(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    provider_id: int,
+    request_id: str,
+    callback_ids: list[int],
+    max_tries: int,
+) -> int:
+    try:
+        async with unit_of_work(sessionmaker) as session:
+            await lock_request(session, request_id)
+            swept = await reconcile_swept(session, callback_ids)
+            gave_up = await count_tries(session, swept.waiting, max_tries=max_tries)
+    except Exception as exc:
+        log.exception(
+            "sweeping a request's callbacks failed; the next pass tries again",
+            provider=provider_id,
+        )
+        why = f"reconciling failed: {exc!r}"[:500]
+        try:
+            async with unit_of_work(sessionmaker) as session:
+                gave_up = await count_tries(
+                    session, dict.fromkeys(callback_ids, why), max_tries=max_tries
+                )
+        except Exception:
+            log.exception("counting a failed sweep failed", provider=provider_id)
+            return 0
+        swept = Swept(0, {})
+    if gave_up:
+        GAVE_UP.inc(len(gave_up))
+        log.error(
+            "gave up on stored callbacks after their tries",
+            provider=provider_id,
+            callback_ids=gave_up,
+            tries=max_tries,
+        )
+    return swept.applied

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from devicebulk_callbacks import intake, reconciler
+from devicebulk_callbacks import reconciler
 from devicebulk_callbacks.app import create_app
 from devicebulk_callbacks.settings import CallbackSettings
 from devicebulk_common.callbacks import Received, Stored, store_many
@@ -204,7 +204,7 @@ async def test_a_failed_reconciliation_is_logged_and_left_to_the_sweeper(
     assert stored.processed_at is None
     assert await _statuses(sessionmaker, [dc]) == ["AwaitingCallback"]
 
-    assert await intake.sweep(sessionmaker, older_than_s=0) >= 1
+    assert await reconciler.sweep(sessionmaker, older_than_s=0) >= 1
     assert await _statuses(sessionmaker, [dc]) == ["Success"]
 
 

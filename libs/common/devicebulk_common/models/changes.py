@@ -118,7 +118,9 @@ class CarrierCallback(Base):
 
     __tablename__ = "carrier_callback"
     __table_args__ = (
-        UniqueConstraint("dedupe_key"),
+        # A callback is the same callback only if the same provider's listener received it:
+        # one provider's callbacks can never stand in for (or shadow) another's.
+        UniqueConstraint("service_provider_id", "dedupe_key"),
         # The sweeper's look for stored but unreconciled callbacks: a handful among millions.
         Index(
             "ix_carrier_callback_unprocessed",
@@ -139,6 +141,9 @@ class CarrierCallback(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     device_change_id: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str | None] = mapped_column(Text)
+    # Sweeper passes that left it unreconciled; at the bound it is given up (``outcome`` says
+    # why, ``processed_at`` set).
+    reconcile_tries: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class OutboxMessage(Base):
