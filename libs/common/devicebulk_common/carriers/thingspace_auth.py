@@ -7,13 +7,17 @@ of calls on an empty cache fetches one access token and logs in once.
 A refused token fetch or login is remembered in the cache for `refusal_hold_s` (keyed by
 a fingerprint of the credentials, so corrected credentials are not held back): five
 refused logins in a row lock the ThingSpace API user, so no caller tries again meanwhile.
+
+A login counts against the account's call limit at the carrier, so it takes a slot of the
+account's shared budget (`pacer`) like any other call: logins never push the calls of the
+devices past the limit (and a login is never wasted on a 429).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -61,8 +65,10 @@ class ThingSpaceAuth:
         session_idle_s: float,
         refusal_hold_s: float,
         clock: Callable[[], float],
+        pacer: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._transport = transport
+        self._pacer = pacer
         self._client_key = client_key
         self._client_secret = client_secret
         self._username = username
@@ -135,6 +141,8 @@ class ThingSpaceAuth:
             return token
 
     async def _login(self, access_token: str) -> str:
+        if self._pacer is not None:
+            await self._pacer()  # the login is a call the carrier counts
         try:
             response, exchange = await self._transport.request(
                 "session_login",
