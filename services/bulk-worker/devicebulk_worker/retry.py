@@ -20,12 +20,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
+from devicebulk_common import reconciliation
 from devicebulk_common.carriers import CarrierError, ThrottledError
 from devicebulk_common.models import DeviceChange, OutboxMessage
 from devicebulk_common.outbox.relay import notify_outbox
 
-# The device change's params key saying: the last request may have been carried out.
-ASK_FIRST = "ask_first"
+# The device change's params key saying: the last request may have been carried out (or the
+# carrier said it was: DeviceAlreadyActive). Equal to reconciliation.ASK_FIRST.
+ASK_FIRST = reconciliation.ASK_FIRST
 
 
 def asks_first(params: dict[str, Any] | None) -> bool:
