@@ -128,6 +128,8 @@ class ThingSpaceAuth:
     # -- session token --------------------------------------------------------------
 
     async def session_token(self, access_token: str) -> str:
+        """The cached session, or one new login (with the access token valid now, which
+        may be newer than `access_token`)."""
         cached = await self._cache.get(self.session_key)
         if cached is not None and cached.usable(self._clock(), self._margin_s):
             return cached.value
@@ -136,7 +138,9 @@ class ThingSpaceAuth:
             if cached is not None and cached.usable(self._clock(), self._margin_s):
                 return cached.value
             await self._raise_if_refused(self._session_refused_key, "API user")
-            token = await self._login(access_token)
+            # The access token may have been dropped (900901) while this waited for the lock:
+            # never log in with a token known to be ended (a wasted login counts).
+            token = await self._login(await self.access_token())
             await self._cache.set(self.session_key, token, self._clock() + self._session_idle_s)
             return token
 

@@ -52,3 +52,14 @@ async def test_a_login_takes_a_slot_of_the_account_budget():
 
     assert ts.login_route.call_count == 1
     assert len(slots) == 3  # one login and two calls: the carrier counts all three
+
+
+async def test_a_login_is_never_sent_with_an_access_token_known_to_be_ended():
+    async with thingspace() as ts:
+        auth = ts.adapter._auth
+        ended = await auth.access_token()
+        await auth.invalidate_access(ended)  # another caller met 900901 with it meanwhile
+        await auth.session_token(ended)
+
+    assert ended == "access-1"
+    assert ts.login_route.calls[0].request.headers["Authorization"] == "Bearer access-2"
