@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 
 ACTOR = "callback-receiver"
+ALREADY_ACTIVE = "DeviceAlreadyActive"
+# The device change params key that has the worker check the carrier's device list before it
+# sends anything (the worker's retry.ASK_FIRST).
+ASK_FIRST = "ask_first"
 
 # The audit rows of a batch, with one statement whatever its size (one prepared statement).
 _AUDIT = text(
@@ -103,6 +107,18 @@ class Reconciliation:
             self.outcomes.append((callback_id, dc.id, f"ignored: device change already {status}"))
             return
         op = (dc.params or {}).get("op", "")
+        if not cb.ok and op == "activate" and (cb.fault_code or "").endswith(ALREADY_ACTIVE):
+            _queue_read_back(dc)  # the worker reads the device back from the carrier
+            self.requeued = True
+            self._record(
+                callback_id,
+                dc,
+                c.DeviceChangeStatus.QUEUED,
+                outcome=f"{op}: carrier says already active; reading the device back",
+                message=f"{cb.fault_code}: {cb.fault_message}; reading the device back from "
+                "the carrier's device list to record it (active, MSISDN, plan)",
+            )
+            return
         if not cb.ok:
             self._finish(
                 callback_id,
@@ -193,6 +209,15 @@ class Reconciliation:
             )
         if self.requeued:
             await notify_outbox(session)
+
+
+def _queue_read_back(dc: DeviceChange) -> None:
+    """Queue the device change again to be read back, not sent: the carrier says the device
+    is already active, which is the requested state once the device list shows it."""
+    dc.params = {**(dc.params or {}), ASK_FIRST: True}
+    dc.status = c.DeviceChangeStatus.QUEUED.value
+    dc.carrier_request_id = None
+    dc.published_at = None
 
 
 def _queue_next_phase(dc: DeviceChange, step: NextPhase) -> None:

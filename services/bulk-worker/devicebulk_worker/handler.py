@@ -64,7 +64,7 @@ from devicebulk_worker.recording import (
     record_carrier_state,
     write_audit,
 )
-from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
+from devicebulk_worker.retry import RetryPolicy, dead_letter, retry_values, schedule_retry
 from devicebulk_worker.starting import start_batch
 
 log = structlog.get_logger(__name__)
@@ -115,6 +115,7 @@ class DeviceChangeHandler:
         units: list[tuple[list[Job], Any]] = []
         groups: dict[tuple[int, str, Hashable], list[Job]] = defaultdict(list)
         providers: dict[int, ServiceProvider] = {}
+        to_check: dict[tuple[int, str], list[Job]] = defaultdict(list)
         for job, provider, resumed in started:
             providers[provider.id] = provider
             if job.op in LOCAL_OPERATIONS:
@@ -122,19 +123,19 @@ class DeviceChangeHandler:
                 continue
             adapter = self._adapters.adapter(provider)
             if resumed:
-                units.append(([job], self._run_resumed(adapter, job)))
+                to_check[(provider.id, job.op)].append(job)
                 continue
             key = OPERATIONS[job.op].key(job)
             if key is None:
                 units.append(([job], self._run_group(adapter, [job])))
             else:
                 groups[(provider.id, job.op, key)].append(job)
-        for (provider_id, op, _), jobs in groups.items():
+        for (provider_id, _), jobs in to_check.items():
             adapter = self._adapters.adapter(providers[provider_id])
-            size = min(self._batch_max, OPERATIONS[op].max_devices)
-            for i in range(0, len(jobs), size):
-                chunk = jobs[i : i + size]
-                units.append((chunk, self._run_group(adapter, chunk)))
+            units.append((jobs, self._run_resumed(adapter, jobs)))
+        for (provider_id, _op, _), jobs in groups.items():
+            adapter = self._adapters.adapter(providers[provider_id])
+            units.extend((chunk, self._run_group(adapter, chunk)) for chunk in self._chunks(jobs))
         outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
         failed: dict[int, BaseException] = {}
         for (jobs, _), outcome in zip(units, outcomes, strict=True):
@@ -178,20 +179,37 @@ class DeviceChangeHandler:
                 answered = outcome
                 await durably(lambda: self._synchronous(jobs, answered))
 
-    async def _run_resumed(self, adapter: CarrierAdapter, job: Job) -> None:
-        """An attempt found Processing may have reached the carrier: ask before sending again."""
-        with bound(bulk_change_id=str(job.bulk_change_id), device_change_id=job.device_change_id):
+    def _chunks(self, jobs: list[Job]) -> list[list[Job]]:
+        size = min(self._batch_max, OPERATIONS[jobs[0].op].max_devices)
+        return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+    async def _run_resumed(self, adapter: CarrierAdapter, jobs: list[Job]) -> None:
+        """Attempts that may have reached the carrier: ask (one device list for many) before
+        sending again; a failed check settles nothing and is retried (see resume)."""
+        with bound(bulk_change_id=str(jobs[0].bulk_change_id), devices=len(jobs)):
             try:
-                view = await resume.check(adapter, job)
+                views = await resume.check_many(adapter, jobs)
             except BudgetDeferred as exc:
-                # The check is a carrier request too: wait for the budget like any other.
-                wait = exc.wait_s
-                await durably(lambda: self._defer([job], wait))
+                wait = exc.wait_s  # the check is a carrier request too
+                await durably(lambda: self._defer(jobs, wait))
                 return
-            if view.verdict != "not-done":
-                await durably(lambda: self.record_carrier_state(job, view))
+            except CarrierError as exc:
+                refused = exc
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
+                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                await durably(lambda: self._retry_later(again, refused))
+                await durably(lambda: self._failed(done, refused))
                 return
-            await self._run_group(adapter, [job])
+            send: dict[Hashable, list[Job]] = defaultdict(list)
+            for job, view in zip(jobs, views, strict=True):
+                if view.verdict != "not-done":
+                    await durably(lambda j=job, v=view: self.record_carrier_state(j, v))  # type: ignore[misc]
+                    continue
+                key = OPERATIONS[job.op].key(job)
+                send[key if key is not None else job.device_change_id].append(job)
+            await asyncio.gather(
+                *(self._run_group(adapter, c) for js in send.values() for c in self._chunks(js))
+            )
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""
@@ -303,12 +321,7 @@ class DeviceChangeHandler:
         async with unit_of_work(self._sessionmaker) as session:
             for job in jobs:
                 delay = self._retry.delay_s(exc, job.attempt)
-                if not await self._to_retry(
-                    session,
-                    job,
-                    error_code=exc.code or type(exc).__name__,
-                    error_message=exc.message,
-                ):
+                if not await self._to_retry(session, job, **retry_values(exc)):
                     continue
                 await schedule_retry(session, job.message, delay_s=delay)
                 audit(

@@ -87,7 +87,11 @@ async def record_carrier_state(
         if view.verdict == "done":
             result: dict[str, Any] = {}
             if view.device is not None and job.op == "activate":
-                result = {"msisdn": view.device.msisdn, "mdn": view.device.mdn}
+                result = {
+                    "msisdn": view.device.msisdn or view.device.mdn,
+                    "mdn": view.device.mdn,
+                    "service_plan": view.device.service_plan,
+                }
                 await session.execute(
                     update(Device)
                     .where(Device.iccid == job.device.iccid)
@@ -96,6 +100,7 @@ async def record_carrier_state(
                         status=c.DeviceStatus.ACTIVE.value,
                         msisdn=view.device.msisdn or view.device.mdn,
                         mdn=view.device.mdn,
+                        carrier_rate_plan=view.device.service_plan or Device.carrier_rate_plan,
                     )
                 )
             elif job.op in RESUME_EFFECTS:

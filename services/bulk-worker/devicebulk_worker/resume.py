@@ -6,11 +6,16 @@ Most operations show in the device's state (``DONE``, ``PENDING``). A plan chang
 the device's service plan and a deletion in the device being gone (``SHOWN_DONE``). The rest
 are repeated: a custom field, cost center or place of use sent twice is the same change, and an
 identifier change is sent for the device as the carrier knows it now (its ICCID and IMEI).
+
+A device list that fails (429, 5xx, 401) settles nothing: the error is raised, marked
+``outcome_unknown``, so the attempt is retried and asks again; it is never taken as
+"not done". Many devices of one account are checked with one list of the account (one
+request a page) rather than one request a device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from devicebulk_common import operations as ops
@@ -53,14 +58,51 @@ class CarrierView:
     note: str
 
 
+# From this many devices to check on one account, list the account (a page holds up to
+# 2,000 devices) instead of asking once a device.
+LIST_ACCOUNT_FROM = 8
+
+
+def checkable(op: str) -> bool:
+    return op in DONE or op in SHOWN_DONE
+
+
 async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
-    if job.op not in DONE and job.op not in SHOWN_DONE:
+    """Raises CarrierError (outcome_unknown) when the carrier could not be asked."""
+    if not checkable(job.op):
         return CarrierView("not-done", None, f"no state check for {job.op}; repeating it")
     try:
         found = [d async for d in adapter.list_devices(device=job.device)]
     except CarrierError as exc:
-        return CarrierView("not-done", None, f"device list failed ({exc.code}); repeating")
-    device = found[0] if found else None
+        exc.outcome_unknown = True  # still unknown: ask again next attempt
+        raise
+    return verdict(job, found[0] if found else None)
+
+
+async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[CarrierView]:
+    """One view a job, in order; one account list for many devices. Raises as `check`."""
+    wanted = [j for j in jobs if checkable(j.op)]
+    if len(wanted) < LIST_ACCOUNT_FROM:
+        return [await check(adapter, j) for j in jobs]
+    seen: dict[str, CarrierDevice] = {}
+    try:
+        async for device in adapter.list_devices():
+            iccid = device.ids.get("iccid")
+            if iccid:
+                seen[iccid] = device
+    except CarrierError as exc:
+        exc.outcome_unknown = True
+        raise
+    return [
+        verdict(j, seen.get(j.device.iccid))
+        if checkable(j.op)
+        else CarrierView("not-done", None, f"no state check for {j.op}; repeating it")
+        for j in jobs
+    ]
+
+
+def verdict(job: Job, device: CarrierDevice | None) -> CarrierView:
+    """What the carrier's view of the device (None: not listed) says about the job."""
     if job.op in SHOWN_DONE:
         note = SHOWN_DONE[job.op](job, device)
         if note is not None:

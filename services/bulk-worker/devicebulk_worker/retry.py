@@ -1,19 +1,52 @@
 """Transient carrier failures are retried with exponential backoff and jitter through the
 delay queues; past the last attempt the device change fails with the last reason and its
 message is dead-lettered. Both go out through the outbox, so they exist iff the state that
-explains them committed."""
+explains them committed.
+
+Throttling and authentication trouble use up no attempt: the device waits for budget or a
+new session. An attempt whose request may have reached the carrier (``outcome_unknown``)
+marks its device change with ``params[ASK_FIRST]``; the mark stays whatever error comes
+next (a 429, a 900901), so the next attempt checks the carrier's device list before it sends
+anything again."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import func, literal
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
+from devicebulk_common import reconciliation
 from devicebulk_common.carriers import CarrierError, ThrottledError
-from devicebulk_common.models import OutboxMessage
+from devicebulk_common.models import DeviceChange, OutboxMessage
 from devicebulk_common.outbox.relay import notify_outbox
+
+# The device change's params key saying: the last request may have been carried out (or the
+# carrier said it was: DeviceAlreadyActive). Equal to reconciliation.ASK_FIRST.
+ASK_FIRST = reconciliation.ASK_FIRST
+
+
+def asks_first(params: dict[str, Any] | None) -> bool:
+    return bool((params or {}).get(ASK_FIRST))
+
+
+def retry_values(exc: CarrierError) -> dict[str, Any]:
+    """The columns a retry after `exc` writes: its reason; the ask-first mark when the
+    request may have reached the carrier; the attempt given back when it did not count."""
+    values: dict[str, Any] = {
+        "error_code": exc.code or type(exc).__name__,
+        "error_message": exc.message,
+    }
+    if exc.outcome_unknown:
+        mark = literal({ASK_FIRST: True}, JSONB)
+        values["params"] = func.coalesce(DeviceChange.params, literal({}, JSONB)).op("||")(mark)
+    if not exc.counts_attempt:
+        values["attempts"] = DeviceChange.attempts - 1
+    return values
 
 
 @dataclass(frozen=True)
@@ -24,7 +57,8 @@ class RetryPolicy:
     jitter: float = 0.25
 
     def should_retry(self, exc: CarrierError, attempt: int) -> bool:
-        return exc.retryable and attempt < self.max_attempts
+        """Throttling and authentication trouble never use up the attempts."""
+        return exc.retryable and (not exc.counts_attempt or attempt < self.max_attempts)
 
     def delay_s(self, exc: CarrierError, attempt: int) -> float:
         """base x 4^(attempt-1), capped, +/- jitter; never sooner than the carrier's Retry-After."""

@@ -22,6 +22,7 @@ from devicebulk_common.models import (
 from devicebulk_worker.operations import Job, known
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
+from devicebulk_worker.retry import asks_first
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +119,7 @@ async def start_batch(
             dc.attempts += 1
             resumed = status is c.DeviceChangeStatus.PROCESSING or (
                 status in (c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.QUEUED)
-                and dc.error_code in UNKNOWN_OUTCOME
+                and (dc.error_code in UNKNOWN_OUTCOME or asks_first(dc.params))
             )
             dc.status = c.DeviceChangeStatus.PROCESSING.value
             entries.append(

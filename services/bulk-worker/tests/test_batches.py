@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from change_helpers import settle, steps_of
 from sqlalchemy import select, update
 from worker_helpers import add_bulk_change, credentials
 
@@ -82,9 +83,11 @@ async def wait_terminal(sessionmaker, bulk_id: uuid.UUID, timeout_s: float = 30)
     raise AssertionError("the bulk change did not complete")
 
 
-async def test_a_gathered_batch_with_3_refused_devices_reconciles_the_others_to_success(
+async def test_a_gathered_batch_with_3_already_active_devices_ends_all_success(
     listening, carrier, sessionmaker, credentials_key
 ):
+    """The carrier refuses 3 devices as DeviceAlreadyActive: they are read back from its device
+    list (active, MSISDN, plan) and recorded Success, which is the state asked for."""
     refused = listening.devices[:3]
     await carrier.seed(
         [
@@ -105,19 +108,24 @@ async def test_a_gathered_batch_with_3_refused_devices_reconciles_the_others_to_
         before = await carrier.calls(ACTIVATE)
         await asyncio.gather(*(handler(m) for m in messages))
         assert await carrier.calls(ACTIVATE) == before + 1  # twelve devices, one request
+        changes = await settle(sessionmaker, messages, until=frozenset({"Success", "Queued"}))
+        read_back = [m for m, dc in zip(messages, changes, strict=True) if dc.status == "Queued"]
+        assert {dc.iccid for dc in changes if dc.status == "Queued"} == {d.iccid for d in refused}
+        await asyncio.gather(*(handler(m) for m in read_back))  # as the relay publishes them
         changes = await wait_terminal(sessionmaker, messages[0].bulk_change_id)
     finally:
         await adapters.aclose()
 
-    refused_iccids = {d.iccid for d in refused}
-    assert len({c.carrier_request_id for c in changes}) == 1
-    failed = [c for c in changes if c.status == "Failed"]
-    assert {c.iccid for c in failed} == refused_iccids
-    assert {c.error_code for c in failed} == {
-        "UnifiedWebService.REQUEST_FAILED.DeviceAlreadyActive"
-    }
+    assert await carrier.calls(ACTIVATE) == before + 1  # read back, never sent again
     succeeded = [c for c in changes if c.status == "Success"]
-    assert len(succeeded) == 9 and all(c.result.get("msisdn") for c in succeeded)
+    assert len(succeeded) == 12 and all(c.result.get("msisdn") for c in succeeded)
+    by_iccid = {c.iccid: c for c in changes}
+    for n, d in enumerate(listening.devices):
+        if d in refused:
+            assert by_iccid[d.iccid].result["msisdn"].endswith(f"55501{n:05d}")
+            steps = await steps_of(sessionmaker, by_iccid[d.iccid].id)
+            assert any("DeviceAlreadyActive" in (s.message or "") for s in steps)
+            assert any("already shows the device active" in (s.message or "") for s in steps)
     async with sessionmaker() as s:
         devices = (
             await s.scalars(select(Device).where(Device.id.in_([d.id for d in listening.devices])))

@@ -85,14 +85,32 @@ async def test_failure_callback_fails_the_device_with_the_fault(receiver, scenar
     body = activation_callback(dc.iccid, "req-fail", status="Failed")
     body.pop("deviceResponse")
     body["faultResponse"] = {
+        "faultcode": "UnifiedWebService.REQUEST_FAILED.DeviceState.Invalid",
+        "faultstring": "Device is in state 'suspend'",
+    }
+    assert (await receiver.post(scenario.url, json=body)).status_code == 200
+    change = await _change(sessionmaker, dc.id)
+    assert change.status == "Failed"
+    assert change.error_code == "UnifiedWebService.REQUEST_FAILED.DeviceState.Invalid"
+    assert change.error_message == "Device is in state 'suspend'"
+
+
+async def test_already_active_is_queued_to_be_read_back_not_failed(
+    receiver, scenario, sessionmaker
+):
+    """The worker reads the device back from the carrier's list and records it Success."""
+    dc = scenario.changes[1]
+    await record_request(sessionmaker, dc, "req-active")
+    body = activation_callback(dc.iccid, "req-active", status="Failed")
+    body.pop("deviceResponse")
+    body["faultResponse"] = {
         "faultcode": "UnifiedWebService.REQUEST_FAILED.DeviceAlreadyActive",
         "faultstring": "Device is already active",
     }
     assert (await receiver.post(scenario.url, json=body)).status_code == 200
     change = await _change(sessionmaker, dc.id)
-    assert change.status == "Failed"
-    assert change.error_code == "UnifiedWebService.REQUEST_FAILED.DeviceAlreadyActive"
-    assert change.error_message == "Device is already active"
+    assert change.status == "Queued" and change.params["ask_first"] is True
+    assert change.carrier_request_id is None and change.published_at is None
 
 
 async def test_last_device_completes_the_bulk_change_exactly_once(receiver, scenario, sessionmaker):

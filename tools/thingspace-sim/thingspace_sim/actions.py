@@ -50,6 +50,9 @@ async def submit(
         machine.plan(sim.config, sim.state, account, request_id, n, action, ids, params)
         for n, ids in enumerate(devices)
     ]
+    for job in jobs:
+        if job.fault is None and job.device is not None:
+            sim.recorder.count_action(action, job.device.iccid)
     sim.state.requests[request_id] = RequestRecord(
         request_id, account.name, action, ["Pending"] * len(jobs)
     )

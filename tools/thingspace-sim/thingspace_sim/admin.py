@@ -101,6 +101,20 @@ async def calls(path: str | None = None, since: int = 0, sim: Sim = Depends(get_
     return {"calls": items, "next": log.next_index}
 
 
+@router.get("/actions")
+async def actions(
+    iccid: str | None = None, action: str | None = None, sim: Sim = Depends(get_sim)
+) -> dict:
+    """How often each action was carried out on each device (`"activate:<iccid>": n`)."""
+    counts = {
+        key: n
+        for key, n in sim.recorder.actions.items()
+        if (action is None or key.split(":", 1)[0] == action)
+        and (iccid is None or key.split(":", 1)[1] == iccid)
+    }
+    return {"actions": counts, "max": max(counts.values(), default=0)}
+
+
 @router.get("/callbacks")
 async def callbacks(
     since: int = 0, request_id: str | None = None, sim: Sim = Depends(get_sim)

@@ -117,6 +117,8 @@ def check_session(sim: Sim, request: Request, info: CallInfo) -> Session:
     idle = account.faults.session_ttl_s if account else None
     if session is None or not session.valid(now, idle):
         sim.state.sessions.pop(value, None)
+        if account is not None and account.faults.forget_sessions:
+            raise invalid("SessionToken.Invalid", "The session token is not valid.")
         raise failed("SessionToken.Expired", "The session token has expired.")
     session.touch(now)
     return session

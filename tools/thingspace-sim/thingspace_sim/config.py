@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# How an answer is lost after the action was carried out: the gateway answers 504 at once,
+# the answer hangs past the client's timeout (timeout_s, then 504), or the connection is
+# cut in the middle of the answer (after the request body was read).
+LostAnswerMode = Literal["hang", "gateway_504", "reset"]
 
 
 class FaultConfig(BaseModel):
@@ -22,8 +29,23 @@ class FaultConfig(BaseModel):
         default=0,
         ge=0,
         le=1,
-        description="Share of asynchronous actions carried out whose answer then hangs "
-        "(timeout_s, then 504): the client cannot tell it was done.",
+        description="Share of asynchronous actions carried out whose answer is then lost "
+        "(see lost_answer_mode): the client cannot tell it was done.",
+    )
+    lost_answer_mode: LostAnswerMode = Field(
+        default="hang",
+        description="hang (timeout_s, then 504), gateway_504 (at once) or reset (the "
+        "connection is cut mid-answer).",
+    )
+    latency_after_action: bool = Field(
+        default=False,
+        description="Apply latency_ms after an action was read and carried out, not before: "
+        "a client that times out leaves the action done.",
+    )
+    forget_sessions: bool = Field(
+        default=False,
+        description="Answer an expired or unknown session with INPUT_INVALID.SessionToken.Invalid "
+        "(the carrier forgot it) instead of REQUEST_FAILED.SessionToken.Expired.",
     )
     rate_limit_per_minute: int | None = Field(
         default=None, ge=0, description="m2m requests per sliding 60 s window; past it 429."

@@ -8,7 +8,7 @@ import random
 import time
 from collections import deque
 
-from thingspace_sim.calllog import CallInfo
+from thingspace_sim.calllog import CallInfo, ConnectionCut
 from thingspace_sim.config import FaultConfig
 from thingspace_sim.errors import ts_error
 
@@ -47,16 +47,22 @@ class FaultInjector:
 
     async def lose_answer(self, faults: FaultConfig, info: CallInfo) -> None:
         """Run after an asynchronous action was carried out: its answer may never arrive."""
-        if faults.lost_answer_rate and self.rng.random() < faults.lost_answer_rate:
-            info.fault = "timeout"
+        if faults.latency_after_action:
+            await self.latency(faults)
+        if not (faults.lost_answer_rate and self.rng.random() < faults.lost_answer_rate):
+            return
+        if faults.lost_answer_mode == "reset":
+            info.fault = "reset"
+            raise ConnectionCut()
+        info.fault = "timeout" if faults.lost_answer_mode == "hang" else "lost_answer"
+        if faults.lost_answer_mode == "hang":
             await asyncio.sleep(faults.timeout_s)
-            raise ts_error(
-                504, "REQUEST_FAILED.UnexpectedError", "Gateway timeout.", kind="timeout"
-            )
+        raise ts_error(504, "REQUEST_FAILED.UnexpectedError", "Gateway timeout.", kind="timeout")
 
     async def gate(self, account: str, faults: FaultConfig, info: CallInfo) -> None:
         """Run before an m2m call does anything; raises the refusal if one is due."""
-        await self.latency(faults)
+        if not faults.latency_after_action:
+            await self.latency(faults)
         if faults.rate_limit_per_minute is not None:
             wait = self.limiter.take(account, faults.rate_limit_per_minute)
             if wait is not None:

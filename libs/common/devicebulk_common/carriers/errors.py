@@ -8,7 +8,12 @@
     └── AuthExpiredError             session or access token expired
 
 Callers decide on `retryable`: True for transient failures and for an auth expiry that
-survived the adapter's own single re-login, False for permanent ones.
+survived the adapter's own single re-login, False for permanent ones. `counts_attempt` is
+False for throttling and authentication trouble (they wait for budget or a new session and
+do not use up a device's attempts). `outcome_unknown` is True when the request may have
+reached the carrier and been carried out although no answer says so: our timeout after
+sending, a connection lost after sending, a gateway 502/503/504 (whatever error code it
+carries). Such an attempt is checked against the carrier before anything is sent again.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from .base import CarrierExchange
 TokenKind = Literal["access", "session"]
 
 SESSION_EXPIRED_SUFFIX = "SessionToken.Expired"
+SESSION_TOKEN_MARK = "SessionToken."
 ACCESS_TOKEN_INVALID_FAULT = "900901"
+ACCESS_TOKEN_MISSING_FAULT = "900902"
+ACCESS_TOKEN_FAULTS = frozenset({ACCESS_TOKEN_INVALID_FAULT, ACCESS_TOKEN_MISSING_FAULT})
+# Gateway answers: the gateway may have passed the request on before giving up on it.
+GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
 class CarrierError(Exception):
     retryable: ClassVar[bool] = False
+    counts_attempt: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -44,6 +55,7 @@ class CarrierError(Exception):
         self.message = message
         self.http_status = http_status
         self.exchange = exchange
+        self.outcome_unknown = False
 
     def __str__(self) -> str:
         status = f" (HTTP {self.http_status})" if self.http_status is not None else ""
@@ -58,6 +70,8 @@ class TransientCarrierError(CarrierError):
 
 class ThrottledError(TransientCarrierError):
     """HTTP 429. `retry_after` is the carrier's requested delay in seconds, if it gave one."""
+
+    counts_attempt = False
 
     def __init__(
         self,
@@ -86,6 +100,7 @@ class AuthExpiredError(CarrierError):
     when the retry failed the same way."""
 
     retryable = True
+    counts_attempt = False
 
     def __init__(
         self,
@@ -103,7 +118,7 @@ class AuthExpiredError(CarrierError):
 def classify(code: str) -> type[CarrierError]:
     """The error class for a ThingSpace error code (`<Service>.<CLASS>.<Specific>`) or an
     API gateway fault code ("900901"). Unknown codes are permanent."""
-    if code == ACCESS_TOKEN_INVALID_FAULT or code.endswith(SESSION_EXPIRED_SUFFIX):
+    if code in ACCESS_TOKEN_FAULTS or SESSION_TOKEN_MARK in code:
         return AuthExpiredError
     if code.rsplit(".", 1)[-1] == "UnexpectedError":
         return TransientCarrierError
@@ -160,8 +175,10 @@ def error_from_response(
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return ThrottledError(message, code=code or "Throttled", retry_after=retry_after, **common)
     if status >= 500:
-        return TransientCarrierError(message, code=code or f"HTTP{status}", **common)
-    if status == 401 and code == ACCESS_TOKEN_INVALID_FAULT:
+        error: CarrierError = TransientCarrierError(message, code=code or f"HTTP{status}", **common)
+        error.outcome_unknown = status in GATEWAY_STATUSES
+        return error
+    if code in ACCESS_TOKEN_FAULTS:
         return AuthExpiredError(message, token="access", code=code, **common)
     if code:
         cls = classify(code)
@@ -171,6 +188,10 @@ def error_from_response(
     if status == 408:
         return TransientCarrierError(message, code="HTTP408", **common)
     return PermanentCarrierError(message, code=f"HTTP{status}", **common)
+
+
+# Failures that happen before a byte of the request left: the carrier cannot have acted.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def error_from_exception(
@@ -184,4 +205,6 @@ def error_from_exception(
     else:
         code = "HTTPError"
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return TransientCarrierError(message, code=code, exchange=exchange)
+    error = TransientCarrierError(message, code=code, exchange=exchange)
+    error.outcome_unknown = not isinstance(exc, NOT_SENT)
+    return error

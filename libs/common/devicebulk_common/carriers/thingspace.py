@@ -53,7 +53,10 @@ class ThingSpaceAdapter:
     live in `token_cache` under keys per base URL and account, so several adapters or
     processes sharing a cache share one access token and one session. An expired session
     costs one new login and one retry; an expired access token one new token, one new
-    session and one retry; a second failure of the same kind raises AuthExpiredError.
+    session and one retry; a second failure of the same kind raises AuthExpiredError. Any
+    session-token error (`SessionToken.*`, e.g. the carrier forgot the session) counts as
+    expired; the dropped token is deleted from the shared cache, so every process logs in
+    with the one new session rather than each its own.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class ThingSpaceAdapter:
             session_idle_s=session_idle_s,
             refusal_hold_s=refusal_hold_s,
             clock=clock,
+            pacer=pacer,
         )
 
     @property

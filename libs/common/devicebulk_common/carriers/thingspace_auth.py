@@ -7,13 +7,17 @@ of calls on an empty cache fetches one access token and logs in once.
 A refused token fetch or login is remembered in the cache for `refusal_hold_s` (keyed by
 a fingerprint of the credentials, so corrected credentials are not held back): five
 refused logins in a row lock the ThingSpace API user, so no caller tries again meanwhile.
+
+A login counts against the account's call limit at the carrier, so it takes a slot of the
+account's shared budget (`pacer`) like any other call: logins never push the calls of the
+devices past the limit (and a login is never wasted on a 429).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -62,8 +66,10 @@ class ThingSpaceAuth:
         session_idle_s: float,
         refusal_hold_s: float,
         clock: Callable[[], float],
+        pacer: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._transport = transport
+        self._pacer = pacer
         self._client_key = client_key
         register_secret(client_secret, password)
         self._client_secret = client_secret
@@ -124,6 +130,8 @@ class ThingSpaceAuth:
     # -- session token --------------------------------------------------------------
 
     async def session_token(self, access_token: str) -> str:
+        """The cached session, or one new login (with the access token valid now, which
+        may be newer than `access_token`)."""
         cached = await self._cache.get(self.session_key)
         if cached is not None and cached.usable(self._clock(), self._margin_s):
             return cached.value
@@ -132,11 +140,15 @@ class ThingSpaceAuth:
             if cached is not None and cached.usable(self._clock(), self._margin_s):
                 return cached.value
             await self._raise_if_refused(self._session_refused_key, "API user")
-            token = await self._login(access_token)
+            # The access token may have been dropped (900901) while this waited for the lock:
+            # never log in with a token known to be ended (a wasted login counts).
+            token = await self._login(await self.access_token())
             await self._cache.set(self.session_key, token, self._clock() + self._session_idle_s)
             return token
 
     async def _login(self, access_token: str) -> str:
+        if self._pacer is not None:
+            await self._pacer()  # the login is a call the carrier counts
         try:
             response, exchange = await self._transport.request(
                 "session_login",

@@ -85,21 +85,23 @@ async def test_429_without_retry_after_is_throttled_without_a_delay():
 
 
 @pytest.mark.parametrize(
-    ("failure", "code"),
+    ("failure", "code", "unknown"),
     [
-        (httpx.ReadTimeout("read timed out"), "Timeout"),
-        (httpx.ConnectTimeout("connect timed out"), "Timeout"),
-        (httpx.ConnectError("refused"), "TransportError"),
-        (httpx.RemoteProtocolError("peer closed"), "TransportError"),
+        (httpx.ReadTimeout("read timed out"), "Timeout", True),
+        (httpx.ConnectTimeout("connect timed out"), "Timeout", False),
+        (httpx.ConnectError("refused"), "TransportError", False),
+        (httpx.RemoteProtocolError("peer closed"), "TransportError", True),
     ],
 )
-async def test_timeouts_and_connection_errors_are_transient(failure, code):
+async def test_timeouts_and_connection_errors_are_transient(failure, code, unknown):
     async with thingspace() as ts:
         ts.router.post(SUSPEND).mock(side_effect=failure)
         with pytest.raises(TransientCarrierError) as caught:
             await ts.adapter.suspend([DEVICE])
 
     assert caught.value.code == code
+    # Sent and then lost (the carrier may have acted) or never sent at all:
+    assert caught.value.outcome_unknown is unknown
     assert caught.value.exchange is not None
     assert caught.value.exchange.status_code is None
     assert '"kind":"iccid"' in caught.value.exchange.request_body
@@ -128,7 +130,9 @@ async def test_non_json_success_answer_is_a_malformed_response():
         ("900901", AuthExpiredError),
         ("UnifiedWebService.REQUEST_FAILED.UnexpectedError", TransientCarrierError),
         ("UnifiedWebService.INPUT_INVALID.CustomField.TooLong", PermanentCarrierError),
-        ("UnifiedWebService.INPUT_INVALID.SessionToken.Invalid", PermanentCarrierError),
+        ("UnifiedWebService.INPUT_INVALID.SessionToken.Invalid", AuthExpiredError),
+        ("UnifiedWebService.REQUEST_FAILED.SessionToken.Format", AuthExpiredError),
+        ("900902", AuthExpiredError),
         ("UnifiedWebService.REQUEST_FAILED.DeviceAlreadyActive", PermanentCarrierError),
         ("UnifiedWebService.REQUEST_FAILED.MaxRequestsExceeded", PermanentCarrierError),
         ("Something.Unknown", PermanentCarrierError),
@@ -145,3 +149,24 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("Mon, 01 Jan 2024 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "unknown"), [(502, True), (503, True), (504, True), (500, False)]
+)
+async def test_a_gateway_answer_leaves_the_outcome_unknown_whatever_its_error_code(status, unknown):
+    """A gateway 504 after the carrier acted carries the carrier's UnexpectedError code."""
+    answer = httpx.Response(status, json=_error("UnifiedWebService.REQUEST_FAILED.UnexpectedError"))
+    async with thingspace() as ts:
+        ts.router.post(SUSPEND).mock(return_value=answer)
+        with pytest.raises(TransientCarrierError) as caught:
+            await ts.adapter.suspend([DEVICE])
+
+    assert caught.value.outcome_unknown is unknown
+    assert caught.value.counts_attempt
+
+
+def test_throttling_and_authentication_errors_use_up_no_attempt():
+    assert not ThrottledError("slow down").counts_attempt
+    assert not AuthExpiredError("expired", token="session").counts_attempt
+    assert TransientCarrierError("5xx").counts_attempt
