@@ -15,9 +15,13 @@ that device's callback.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from functools import partial
 from typing import Any
 
 import structlog
@@ -47,7 +51,7 @@ from devicebulk_common.models import (
 )
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.durable import durably
+from devicebulk_worker.durable import RETRYABLE, durably
 from devicebulk_worker.gather import Gatherer
 from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job
 from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
@@ -61,11 +65,13 @@ from devicebulk_worker.recording import (
     ACTOR,
     apply_local,
     audit_rows,
+    fail_unrecordable,
     record_carrier_state,
+    unrecordable,
     write_audit,
 )
 from devicebulk_worker.retry import RetryPolicy, dead_letter, schedule_retry
-from devicebulk_worker.starting import start_batch
+from devicebulk_worker.starting import Lease, release_leases, renew_leases, start_batch
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +97,7 @@ class DeviceChangeHandler:
         batch_wait_s: float = 0.05,
         batch_quiet_s: float | None = None,
         max_concurrent_calls: int = 16,
+        lease_s: float = 120.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
@@ -101,6 +108,9 @@ class DeviceChangeHandler:
             self.run_batch, max_size=batch_max, max_wait_s=batch_wait_s, quiet_s=batch_quiet_s
         )
         self.carrier_requests = 0
+        self._lease_s = lease_s
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._batches = itertools.count(1)
 
     async def __call__(
         self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
@@ -111,7 +121,28 @@ class DeviceChangeHandler:
     # ---- one batch ------------------------------------------------------------------------
 
     async def run_batch(self, ids: list[int]) -> dict[int, BaseException]:
-        started = await durably(lambda: start_batch(self._sessionmaker, ids))
+        lease = Lease(owner=f"{self._owner}-{next(self._batches)}", duration_s=self._lease_s)
+        renewing = asyncio.create_task(self._keep_leased(lease))
+        try:
+            return await self._run_batch(ids, lease)
+        finally:
+            renewing.cancel()
+            try:
+                await release_leases(self._sessionmaker, lease)
+            except RETRYABLE as exc:  # it expires on its own
+                log.warning("releasing the lease failed", error=str(exc))
+
+    async def _keep_leased(self, lease: Lease) -> None:
+        """Renew the batch's lease every third of it while the batch runs."""
+        while True:
+            await asyncio.sleep(lease.duration_s / 3)
+            try:
+                await renew_leases(self._sessionmaker, lease)
+            except RETRYABLE as exc:
+                log.warning("renewing the lease failed; trying again", error=str(exc))
+
+    async def _run_batch(self, ids: list[int], lease: Lease) -> dict[int, BaseException]:
+        started = await durably(lambda: start_batch(self._sessionmaker, ids, lease))
         units: list[tuple[list[Job], Any]] = []
         groups: dict[tuple[int, str, Hashable], list[Job]] = defaultdict(list)
         providers: dict[int, ServiceProvider] = {}
@@ -138,9 +169,16 @@ class DeviceChangeHandler:
         outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
         failed: dict[int, BaseException] = {}
         for (jobs, _), outcome in zip(units, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
-                failed.update(dict.fromkeys(_ids(jobs), outcome))
+            if not isinstance(outcome, BaseException):
+                continue
+            if unrecordable(outcome):
+                try:
+                    await durably(partial(fail_unrecordable, self._sessionmaker, jobs, outcome))
+                    continue
+                except Exception as exc:
+                    outcome = exc
+            log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
+            failed.update(dict.fromkeys(_ids(jobs), outcome))
         return failed
 
     # ---- carrier operations ---------------------------------------------------------------
