@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Select, func, insert, select, update
@@ -94,6 +94,16 @@ async def _locked_jobs(
     return out
 
 
+class Started(NamedTuple):
+    """One device change started: its job, its carrier account, whether the last attempt's
+    outcome is unknown (ask the carrier first), and its tenant (requests never mix tenants)."""
+
+    job: Job
+    provider: ServiceProvider
+    resumed: bool
+    tenant_id: int
+
+
 @dataclass
 class Lease:
     """The claim one batch holds on the device changes it started."""
@@ -160,11 +170,11 @@ async def _leave_to_owner(
 
 async def start_batch(
     sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], lease: Lease | None = None
-) -> list[tuple[Job, ServiceProvider, bool]]:
+) -> list[Started]:
     """Lock the batch's rows (in id order), and move the startable ones to Processing under
     ``lease`` (a change another live lease holds is left alone and looked at again later)."""
     lease = lease or Lease(owner=f"anonymous-{id(ids)}")
-    started: list[tuple[Job, ServiceProvider, bool]] = []
+    started: list[Started] = []
     async with unit_of_work(sessionmaker) as session:
         rows = await _locked_jobs(session, ids)
         now = (await session.execute(select(func.now()))).scalar_one()
@@ -225,7 +235,7 @@ async def start_batch(
                 }
             )
             job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
-            started.append((job, provider, resumed))
+            started.append(Started(job, provider, resumed, bulk.tenant_id))
         await session.flush()
         await finish_device_changes(session, unknown)
         if entries:
