@@ -74,6 +74,7 @@ from devicebulk_worker.recording import (
     apply_local,
     audit_rows,
     fail_unrecordable,
+    note_sent_again,
     record_carrier_state,
     unrecordable,
     write_audit,
@@ -238,6 +239,7 @@ class DeviceChangeHandler:
             if view.verdict != "not-done":
                 await durably(lambda: self.record_carrier_state(job, view))
                 return
+            await durably(lambda: note_sent_again(self._sessionmaker, job, view))
             await self._run_group(adapter, [job])
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:

@@ -136,6 +136,13 @@ async def record_carrier_state(
             result: dict[str, Any] = {}
             if view.device is not None and job.op == "activate":
                 result = {"msisdn": view.device.msisdn, "mdn": view.device.mdn}
+            # One row per settlement: if another path (a callback) settled it meanwhile, its
+            # row tells the story, and this check neither writes the device nor a second row.
+            if not await finish_device_change(
+                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+            ):
+                return
+            if view.device is not None and job.op == "activate":
                 await session.execute(
                     update(Device)
                     .where(Device.iccid == job.device.iccid)
@@ -153,9 +160,6 @@ async def record_carrier_state(
                     .where(Device.service_provider_id == job.service_provider_id)
                     .values(status=RESUME_EFFECTS[job.op].value)
                 )
-            await finish_device_change(
-                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-            )
             status = c.DeviceChangeStatus.SUCCESS
         else:
             # From Processing only: never over a Success a callback committed meanwhile.
@@ -177,7 +181,30 @@ async def record_carrier_state(
             actor=ACTOR,
             step="resume-check",
             status=status.value,
-            message=f"{view.note}: not sent again",
+            message=(
+                f"settled by the resume check (the carrier's device list): {view.note}"
+                if status is c.DeviceChangeStatus.SUCCESS
+                else f"the resume check found it under way at the carrier: {view.note}; "
+                "awaiting its callback"
+            )
+            + "; not sent again",
+        )
+
+
+async def note_sent_again(
+    sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
+) -> None:
+    """Why a device whose last attempt's outcome was unknown is sent again (the audit says)."""
+    async with unit_of_work(sessionmaker) as session:
+        audit(
+            session,
+            bulk_change_id=job.bulk_change_id,
+            device_change_id=job.device_change_id,
+            actor=ACTOR,
+            step="resume-check",
+            status=c.DeviceChangeStatus.PROCESSING.value,
+            message=f"sent again: the carrier shows attempt {job.attempt - 1} not done "
+            f"({view.note})",
         )
 
 
