@@ -3,7 +3,9 @@
 Callers pass their session; the unit-of-work boundary (the caller) commits. Every terminal
 transition goes through :func:`finish_device_change`, which is the only place the bulk change's
 ``remaining_count`` falls, so the transition to ``PROCESSED`` happens exactly once (the row lock
-on ``bulk_change`` serialises the decrements) and alone writes ``bulk_change.completed``.
+on ``bulk_change`` serialises the decrements) and alone writes ``bulk_change.completed``. The
+countdown cannot go below zero (a CHECK constraint: the transaction that would fails), and the
+completion also requires that no device change of the bulk change is still open.
 """
 
 from __future__ import annotations
@@ -55,13 +57,19 @@ _DECREMENT = text(
     WHERE id = :id RETURNING remaining_count
     """
 )
+# Completes only when the countdown is at zero AND no device change is open: a count that
+# went wrong must not announce a bulk change with devices still being worked.
 _COMPLETE = text(
-    """
-    UPDATE bulk_change
+    f"""
+    UPDATE bulk_change AS b
     SET status = 'PROCESSED', processed_at = now(), completion_seq = completion_seq + 1
-    WHERE id = :id AND status IN ('NEW', 'PROCESSING') AND remaining_count = 0
+    WHERE b.id = :id AND b.status IN ('NEW', 'PROCESSING') AND b.remaining_count = 0
+      AND NOT EXISTS (
+        SELECT 1 FROM device_change AS dc
+        WHERE dc.bulk_change_id = b.id AND dc.status NOT IN {TERMINAL_SQL}
+      )
     RETURNING processed_at, completion_seq
-    """
+    """  # noqa: S608
 )
 
 

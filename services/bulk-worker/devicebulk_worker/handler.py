@@ -3,7 +3,15 @@
 Messages are gathered (:mod:`devicebulk_worker.gather`); a batch is started in one
 transaction, its device changes grouped by carrier account, operation and carrier parameters,
 and each group sent as ONE carrier request (at most the operation's device limit), its outcome
-recorded in one transaction. No transaction is open during a carrier call. A message is acked
+recorded in one transaction.
+
+A carrier request never mixes tenants, even when they share a carrier account: each bulk
+change's audit rows hold the request and response text, and an on-call engineer of tenant B
+must never read tenant A's ICCIDs there. Gathering per tenant, rather than filtering a shared
+exchange's JSON down to one bulk change's devices, was chosen because the texts are the
+carrier's own (per-operation body shapes, error messages that quote devices, responses we do
+not model): a filter would have to understand each, and a miss leaks; a request of one tenant
+has nothing to hide. It costs requests only when several tenants run on one account at once. No transaction is open during a carrier call. A message is acked
 by the consumer base only after its device change's outcome committed.
 
 A group the carrier refuses for a reason that names a device is split in halves and each half
@@ -15,9 +23,13 @@ that device's callback.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from functools import partial
 from typing import Any
 
 import structlog
@@ -47,7 +59,7 @@ from devicebulk_common.models import (
 )
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.durable import durably
+from devicebulk_worker.durable import RETRYABLE, durably
 from devicebulk_worker.gather import Gatherer
 from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job
 from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
@@ -61,11 +73,14 @@ from devicebulk_worker.recording import (
     ACTOR,
     apply_local,
     audit_rows,
+    fail_unrecordable,
+    note_sent_again,
     record_carrier_state,
+    unrecordable,
     write_audit,
 )
 from devicebulk_worker.retry import RetryPolicy, dead_letter, retry_values, schedule_retry
-from devicebulk_worker.starting import start_batch
+from devicebulk_worker.starting import Lease, release_leases, renew_leases, start_batch
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +106,7 @@ class DeviceChangeHandler:
         batch_wait_s: float = 0.05,
         batch_quiet_s: float | None = None,
         max_concurrent_calls: int = 16,
+        lease_s: float = 120.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
@@ -101,6 +117,9 @@ class DeviceChangeHandler:
             self.run_batch, max_size=batch_max, max_wait_s=batch_wait_s, quiet_s=batch_quiet_s
         )
         self.carrier_requests = 0
+        self._lease_s = lease_s
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._batches = itertools.count(1)
 
     async def __call__(
         self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
@@ -111,37 +130,66 @@ class DeviceChangeHandler:
     # ---- one batch ------------------------------------------------------------------------
 
     async def run_batch(self, ids: list[int]) -> dict[int, BaseException]:
-        started = await durably(lambda: start_batch(self._sessionmaker, ids))
+        lease = Lease(owner=f"{self._owner}-{next(self._batches)}", duration_s=self._lease_s)
+        renewing = asyncio.create_task(self._keep_leased(lease))
+        try:
+            return await self._run_batch(ids, lease)
+        finally:
+            renewing.cancel()
+            try:
+                await release_leases(self._sessionmaker, lease)
+            except RETRYABLE as exc:  # it expires on its own
+                log.warning("releasing the lease failed", error=str(exc))
+
+    async def _keep_leased(self, lease: Lease) -> None:
+        """Renew the batch's lease every third of it while the batch runs."""
+        while True:
+            await asyncio.sleep(lease.duration_s / 3)
+            try:
+                await renew_leases(self._sessionmaker, lease)
+            except RETRYABLE as exc:
+                log.warning("renewing the lease failed; trying again", error=str(exc))
+
+    async def _run_batch(self, ids: list[int], lease: Lease) -> dict[int, BaseException]:
+        started = await durably(lambda: start_batch(self._sessionmaker, ids, lease))
         units: list[tuple[list[Job], Any]] = []
-        groups: dict[tuple[int, str, Hashable], list[Job]] = defaultdict(list)
+        # Per tenant: see the module's docstring.
+        groups: dict[tuple[int, int, str, Hashable], list[Job]] = defaultdict(list)
         providers: dict[int, ServiceProvider] = {}
-        to_check: dict[tuple[int, str], list[Job]] = defaultdict(list)
-        for job, provider, resumed in started:
+        to_check: dict[tuple[int, int, str], list[Job]] = defaultdict(list)
+        for job, provider, resumed, tenant_id in started:
             providers[provider.id] = provider
             if job.op in LOCAL_OPERATIONS:
                 units.append(([job], self._run_local(job)))
                 continue
             adapter = self._adapters.adapter(provider)
             if resumed:
-                to_check[(provider.id, job.op)].append(job)
+                to_check[(provider.id, tenant_id, job.op)].append(job)
                 continue
             key = OPERATIONS[job.op].key(job)
             if key is None:
                 units.append(([job], self._run_group(adapter, [job])))
             else:
-                groups[(provider.id, job.op, key)].append(job)
-        for (provider_id, _), jobs in to_check.items():
+                groups[(provider.id, tenant_id, job.op, key)].append(job)
+        for (provider_id, _, _), jobs in to_check.items():
             adapter = self._adapters.adapter(providers[provider_id])
             units.append((jobs, self._run_resumed(adapter, jobs)))
-        for (provider_id, _op, _), jobs in groups.items():
+        for (provider_id, _tenant, _op, _), jobs in groups.items():
             adapter = self._adapters.adapter(providers[provider_id])
             units.extend((chunk, self._run_group(adapter, chunk)) for chunk in self._chunks(jobs))
         outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
         failed: dict[int, BaseException] = {}
         for (jobs, _), outcome in zip(units, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
-                failed.update(dict.fromkeys(_ids(jobs), outcome))
+            if not isinstance(outcome, BaseException):
+                continue
+            if unrecordable(outcome):
+                try:
+                    await durably(partial(fail_unrecordable, self._sessionmaker, jobs, outcome))
+                    continue
+                except Exception as exc:
+                    outcome = exc
+            log.error("recording an outcome failed; will be redelivered", error=repr(outcome))
+            failed.update(dict.fromkeys(_ids(jobs), outcome))
         return failed
 
     # ---- carrier operations ---------------------------------------------------------------
@@ -205,6 +253,7 @@ class DeviceChangeHandler:
                 if view.verdict != "not-done":
                     await durably(lambda j=job, v=view: self.record_carrier_state(j, v))  # type: ignore[misc]
                     continue
+                await durably(lambda j=job, v=view: note_sent_again(self._sessionmaker, j, v))  # type: ignore[misc]
                 key = OPERATIONS[job.op].key(job)
                 send[key if key is not None else job.device_change_id].append(job)
             await asyncio.gather(

@@ -85,6 +85,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             batch_wait_s=settings.worker_batch_wait_s,
             batch_quiet_s=settings.worker_batch_quiet_s,
             max_concurrent_calls=settings.worker_concurrency,
+            lease_s=settings.worker_lease_s,
         )
         consumer = Consumer(
             channel,

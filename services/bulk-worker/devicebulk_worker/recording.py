@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
 from devicebulk_common.carriers import CarrierExchange
 from devicebulk_common.db.engine import unit_of_work
-from devicebulk_common.lifecycle import audit, finish_device_change
+from devicebulk_common.lifecycle import Finish, audit, finish_device_change, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
 from devicebulk_worker import resume
+from devicebulk_worker.durable import NEVER, RETRYABLE
 from devicebulk_worker.operations import LOCAL_OPERATIONS, Job, LocalRefusal
+
+log = structlog.get_logger(__name__)
 
 ACTOR = "bulk-worker"
 
@@ -70,6 +74,50 @@ async def write_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None
         await session.execute(insert(DeviceChangeLog), rows)
 
 
+# The error code of a device change whose outcome could not be recorded (alert on the ERROR
+# log line ``device_change.outcome_unrecordable``).
+UNRECORDABLE = "OutcomeNotRecorded"
+
+
+def unrecordable(exc: BaseException) -> bool:
+    """Trying again cannot record it: a constraint or a bug, not a passing database fault."""
+    if isinstance(exc, NEVER):
+        return True
+    return isinstance(exc, Exception) and not isinstance(exc, RETRYABLE)
+
+
+async def fail_unrecordable(
+    sessionmaker: async_sessionmaker[AsyncSession], jobs: Sequence[Job], exc: BaseException
+) -> None:
+    """An outcome that can never be recorded (a constraint, an effect that cannot apply) ends
+    the device changes Failed with a named reason, instead of redelivery to the limit while
+    they stay Processing."""
+    reason = f"{type(exc).__name__}: {exc}"[:2_000]
+    log.error(
+        "device_change.outcome_unrecordable",
+        device_change_ids=[j.device_change_id for j in jobs][:50],
+        devices=len(jobs),
+        error=reason,
+    )
+    async with unit_of_work(sessionmaker) as session:
+        await finish_device_changes(
+            session,
+            [
+                Finish(j.device_change_id, c.DeviceChangeStatus.FAILED, UNRECORDABLE, reason)
+                for j in jobs
+            ],
+        )
+        rows: list[dict[str, Any]] = []
+        audit_rows(
+            rows,
+            jobs,
+            step="record",
+            status=c.DeviceChangeStatus.FAILED.value,
+            message=f"the outcome could not be recorded: {reason}",
+        )
+        await write_audit(session, rows)
+
+
 async def lock_device_change(session: AsyncSession, device_change_id: int) -> None:
     """Lock the device change before its device: the one lock order of every writer (the
     callback reconciler takes them in this order too; the other order deadlocked)."""
@@ -92,6 +140,13 @@ async def record_carrier_state(
                     "mdn": view.device.mdn,
                     "service_plan": view.device.service_plan,
                 }
+            # One row per settlement: if another path (a callback) settled it meanwhile, its
+            # row tells the story, and this check neither writes the device nor a second row.
+            if not await finish_device_change(
+                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
+            ):
+                return
+            if view.device is not None and job.op == "activate":
                 await session.execute(
                     update(Device)
                     .where(Device.iccid == job.device.iccid)
@@ -110,16 +165,19 @@ async def record_carrier_state(
                     .where(Device.service_provider_id == job.service_provider_id)
                     .values(status=RESUME_EFFECTS[job.op].value)
                 )
-            await finish_device_change(
-                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-            )
             status = c.DeviceChangeStatus.SUCCESS
         else:
-            await session.execute(
+            # From Processing only: never over a Success a callback committed meanwhile.
+            moved = await session.execute(
                 update(DeviceChange)
-                .where(DeviceChange.id == job.device_change_id)
+                .where(
+                    DeviceChange.id == job.device_change_id,
+                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+                )
                 .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
             )
+            if not moved.rowcount:  # type: ignore[attr-defined]
+                return
             status = c.DeviceChangeStatus.AWAITING_CALLBACK
         audit(
             session,
@@ -128,7 +186,30 @@ async def record_carrier_state(
             actor=ACTOR,
             step="resume-check",
             status=status.value,
-            message=f"{view.note}: not sent again",
+            message=(
+                f"settled by the resume check (the carrier's device list): {view.note}"
+                if status is c.DeviceChangeStatus.SUCCESS
+                else f"the resume check found it under way at the carrier: {view.note}; "
+                "awaiting its callback"
+            )
+            + "; not sent again",
+        )
+
+
+async def note_sent_again(
+    sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
+) -> None:
+    """Why a device whose last attempt's outcome was unknown is sent again (the audit says)."""
+    async with unit_of_work(sessionmaker) as session:
+        audit(
+            session,
+            bulk_change_id=job.bulk_change_id,
+            device_change_id=job.device_change_id,
+            actor=ACTOR,
+            step="resume-check",
+            status=c.DeviceChangeStatus.PROCESSING.value,
+            message=f"sent again: the carrier shows attempt {job.attempt - 1} not done "
+            f"({view.note})",
         )
 
 

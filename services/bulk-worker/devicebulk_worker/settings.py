@@ -23,6 +23,9 @@ class WorkerSettings(CommonSettings):
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = 8082
     worker_shutdown_grace_s: float = 25.0
+    # The lease a batch holds on its device changes while it works them (renewed every third of
+    # it): a redelivered copy leaves a live lease alone; an owner that died is resumed after it.
+    worker_lease_s: float = 120.0
     # Transient carrier failures (5xx, timeouts, 429, UnexpectedError): attempts in all, and the
     # backoff (base x 4^(attempt-1), capped, with jitter) between them.
     worker_max_attempts: int = 5

@@ -1,12 +1,25 @@
 """Starting a batch: its device changes locked in id order, the startable ones moved to
-Processing with an attempt and an audit row each, and the jobs the carrier calls are made of."""
+Processing with an attempt, a lease and an audit row each, and the jobs the carrier calls are
+made of.
+
+One live attempt per device change: when a broker connection closes, RabbitMQ delivers the
+unacked messages again while the first consumer is still working them. The attempt that starts
+a change takes a lease (owner, expiry; renewed while it works, see :func:`renew_leases`); a
+delivery that finds the change ``Processing`` under a lease that has not expired leaves it
+alone and comes back through the delay queue just after the expiry (so a lease whose owner
+died is resumed then, and one whose owner finished finds the change ended). Only an expired
+lease is resumed. The owner is one batch, not one process: a copy that reaches the same
+process is left alone as well.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
@@ -22,7 +35,7 @@ from devicebulk_common.models import (
 from devicebulk_worker.operations import Job, known
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
-from devicebulk_worker.retry import asks_first
+from devicebulk_worker.retry import asks_first, schedule_retry
 
 log = structlog.get_logger(__name__)
 
@@ -81,13 +94,91 @@ async def _locked_jobs(
     return out
 
 
+class Started(NamedTuple):
+    """One device change started: its job, its carrier account, whether the last attempt's
+    outcome is unknown (ask the carrier first), and its tenant (requests never mix tenants)."""
+
+    job: Job
+    provider: ServiceProvider
+    resumed: bool
+    tenant_id: int
+
+
+@dataclass
+class Lease:
+    """The claim one batch holds on the device changes it started."""
+
+    owner: str
+    duration_s: float = 120.0
+    ids: list[int] = field(default_factory=list)
+
+
+async def renew_leases(sessionmaker: async_sessionmaker[AsyncSession], lease: Lease) -> int:
+    """Push the lease's expiry on for the changes it still holds (Processing, this owner)."""
+    if not lease.ids:
+        return 0
+    async with unit_of_work(sessionmaker) as session:
+        changed = await session.execute(
+            update(DeviceChange)
+            .where(
+                DeviceChange.id.in_(lease.ids),
+                DeviceChange.lease_owner == lease.owner,
+                DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+            )
+            .values(lease_expires_at=func.now() + timedelta(seconds=lease.duration_s))
+        )
+    return int(changed.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_leases(sessionmaker: async_sessionmaker[AsyncSession], lease: Lease) -> None:
+    """The batch is over: a change it left Processing (its outcome could not be recorded, so
+    its message comes again) is resumable at once, not after the expiry."""
+    if not lease.ids:
+        return
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(
+            update(DeviceChange)
+            .where(
+                DeviceChange.id.in_(lease.ids),
+                DeviceChange.lease_owner == lease.owner,
+                DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+            )
+            .values(lease_expires_at=None)
+        )
+
+
+async def _leave_to_owner(
+    session: AsyncSession, dc: DeviceChange, bulk: BulkChange, now: datetime
+) -> None:
+    """Another attempt holds a live lease: look again just after it expires."""
+    assert dc.lease_expires_at is not None
+    wait_s = (dc.lease_expires_at - now).total_seconds() + 1.0
+    log.info(
+        "device change leased by a live attempt; deferred",
+        device_change_id=dc.id,
+        lease_owner=dc.lease_owner,
+        wait_s=round(wait_s, 1),
+    )
+    await schedule_retry(
+        session,
+        c.DeviceChangeMessage(
+            device_change_id=dc.id, bulk_change_id=bulk.id, correlation_id=str(bulk.id)
+        ),
+        delay_s=wait_s,
+    )
+
+
 async def start_batch(
-    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int]
-) -> list[tuple[Job, ServiceProvider, bool]]:
-    """Lock the batch's rows (in id order), and move the startable ones to Processing."""
-    started: list[tuple[Job, ServiceProvider, bool]] = []
+    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], lease: Lease | None = None
+) -> list[Started]:
+    """Lock the batch's rows (in id order), and move the startable ones to Processing under
+    ``lease`` (a change another live lease holds is left alone and looked at again later)."""
+    lease = lease or Lease(owner=f"anonymous-{id(ids)}")
+    started: list[Started] = []
     async with unit_of_work(sessionmaker) as session:
         rows = await _locked_jobs(session, ids)
+        now = (await session.execute(select(func.now()))).scalar_one()
+        expiry = now + timedelta(seconds=lease.duration_s)
         if len(rows) < len(set(ids)):
             log.warning("device changes not found; messages dropped", count=len(ids) - len(rows))
         device_ids = [dc.device_id for dc, _, _ in rows if dc.device_id is not None]
@@ -104,6 +195,13 @@ async def start_batch(
         for dc, bulk, provider in rows:
             status = c.DeviceChangeStatus(dc.status)
             if status not in STARTABLE:
+                continue
+            if (
+                status is c.DeviceChangeStatus.PROCESSING
+                and dc.lease_expires_at is not None
+                and dc.lease_expires_at > now
+            ):
+                await _leave_to_owner(session, dc, bulk, now)
                 continue
             op = (dc.params or {}).get("op", "")
             if not known(op):
@@ -122,6 +220,9 @@ async def start_batch(
                 and (dc.error_code in UNKNOWN_OUTCOME or asks_first(dc.params))
             )
             dc.status = c.DeviceChangeStatus.PROCESSING.value
+            dc.lease_owner = lease.owner
+            dc.lease_expires_at = expiry
+            lease.ids.append(dc.id)
             entries.append(
                 {
                     "bulk_change_id": dc.bulk_change_id,
@@ -134,7 +235,7 @@ async def start_batch(
                 }
             )
             job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
-            started.append((job, provider, resumed))
+            started.append(Started(job, provider, resumed, bulk.tenant_id))
         await session.flush()
         await finish_device_changes(session, unknown)
         if entries:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from devicebulk_callbacks import intake
+from devicebulk_callbacks import intake, reconciler
 from devicebulk_callbacks.providers import CredentialStore
 from devicebulk_callbacks.router import router
 from devicebulk_callbacks.settings import CallbackSettings
@@ -22,7 +22,7 @@ async def _sweeper(app: FastAPI, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await intake.sweep(app.state.sessionmaker, older_than_s=interval_s)
+            await reconciler.sweep(app.state.sessionmaker, older_than_s=interval_s)
         except Exception:
             log.exception("callback sweep failed")
 

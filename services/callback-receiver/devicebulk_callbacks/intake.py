@@ -8,11 +8,9 @@ what was stored but never reconciled (the process died in between, or reconcilin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_callbacks.group_commit import GroupCommit, StoreFn
@@ -21,12 +19,8 @@ from devicebulk_common.callbacks import (
     ParsedCallback,
     Received,
     Stored,
-    lock_request,
-    reconcile_request,
     store_many,
 )
-from devicebulk_common.db.engine import unit_of_work
-from devicebulk_common.models import CarrierCallback, DeviceChange
 
 log = structlog.get_logger(__name__)
 
@@ -69,35 +63,3 @@ class CallbackIntake:
         """Store what is pending, then reconcile everything stored (graceful shutdown)."""
         await self.group_commit.close()
         await self.reconciler.close()
-
-
-async def sweep(sessionmaker: async_sessionmaker[AsyncSession], *, older_than_s: float) -> int:
-    """Reconcile stored callbacks whose request is now known but that are still unprocessed."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
-    async with sessionmaker() as session:
-        request_ids = (
-            await session.scalars(
-                select(CarrierCallback.request_id)
-                .where(
-                    CarrierCallback.processed_at.is_(None),
-                    CarrierCallback.received_at < cutoff,
-                    CarrierCallback.request_id.in_(
-                        select(DeviceChange.carrier_request_id).where(
-                            DeviceChange.carrier_request_id.is_not(None)
-                        )
-                    ),
-                )
-                .distinct()
-                .limit(500)
-            )
-        ).all()
-    applied = 0
-    for request_id in request_ids:
-        if request_id is None:
-            continue
-        async with unit_of_work(sessionmaker) as session:
-            await lock_request(session, request_id)
-            applied += await reconcile_request(session, request_id)
-    if applied:
-        log.info("sweeper reconciled callbacks", count=applied)
-    return applied

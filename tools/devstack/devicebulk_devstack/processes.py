@@ -31,10 +31,11 @@ class Ports:
     worker_health: int = 8082
     notifier_health: int = 8084
     smtp: int = 1025
+    callbacks_internal: int = 8083
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(6)))
+        return cls(*(free_port() for _ in range(7)))
 
 
 @dataclass
@@ -81,6 +82,7 @@ class StackConfig:
             LOG_FORMAT=self.log_format,
             INTAKE_PORT=str(self.ports.intake),
             CALLBACKS_PORT=str(self.ports.callbacks),
+            CALLBACKS_INTERNAL_PORT=str(self.ports.callbacks_internal),
             WORKER_HEALTH_PORT=str(self.ports.worker_health),
             WORKER_CONCURRENCY=str(self.worker_concurrency),
             NOTIFIER_HEALTH_PORT=str(self.ports.notifier_health),
@@ -160,7 +162,7 @@ class Stack:
             )
         self._spawn("notifier", [str(BIN / "devicebulk-notifier")])
         wait_http(f"{self.config.intake_url}/readyz", self)
-        wait_http(f"{self.config.callbacks_url}/readyz", self)
+        wait_http(f"http://127.0.0.1:{ports.callbacks_internal}/readyz", self)
         for i in range(self.config.workers):
             wait_http(f"http://127.0.0.1:{ports.worker_health + 100 * i}/readyz", self)
         wait_http(f"http://127.0.0.1:{ports.notifier_health}/readyz", self)

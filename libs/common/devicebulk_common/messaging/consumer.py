@@ -79,14 +79,30 @@ class Consumer:
                 await self._handler(body, message)
         except MalformedMessage as exc:
             log.error("message rejected: malformed", queue=self._queue_name, error=str(exc))
-            await message.reject(requeue=False)
+            await self._settle(message.reject(requeue=False), "reject")
         except Exception:
             log.exception("message handling failed; requeued", queue=self._queue_name)
             await asyncio.sleep(self._requeue_delay_s)
-            await message.reject(requeue=True)
+            await self._settle(message.reject(requeue=True), "requeue")
         else:
-            await message.ack()
-            self.handled += 1
+            if await self._settle(message.ack(), "ack"):
+                self.handled += 1
+
+    async def _settle(self, settling: Awaitable[None], what: str) -> bool:
+        """Ack or reject; a channel closed meanwhile (the broker requeues the delivery itself,
+        and the handler's effect is committed, so the copy finds it done) is logged, not
+        raised into a task nobody awaits."""
+        try:
+            await settling
+        except Exception as exc:  # aio-pika raises RuntimeError subclasses, AMQP errors, OSError
+            log.warning(
+                "message could not be settled; the broker will deliver it again",
+                queue=self._queue_name,
+                settle=what,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        return True
 
     @property
     def in_flight(self) -> int:

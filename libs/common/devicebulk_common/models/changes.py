@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -30,6 +31,9 @@ class BulkChange(Base):
     __table_args__ = (
         Index("ix_bulk_change_tenant_created", "tenant_id", "created_at"),
         UniqueConstraint("tenant_id", "idempotency_key"),
+        # The countdown never goes below zero: a second count of one device's end fails its
+        # transaction instead of completing the bulk change early.
+        CheckConstraint("remaining_count >= 0", name="remaining_count_nonnegative"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -88,6 +92,10 @@ class DeviceChange(Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The live attempt's claim: a delivery that finds the change Processing under a lease that
+    # has not expired leaves it to its owner (renewed while the owner works it).
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DeviceChangeLog(Base):

@@ -9,6 +9,11 @@ LOCKED``, so several relays can run; rows are marked published in the same trans
 the broker confirmed them. A crash between confirm and commit publishes them
 again: consumers are idempotent. Writers ``NOTIFY devicebulk_outbox`` so the relay wakes at once;
 it also polls, so a lost notification only delays.
+
+The relay never exits for a lost connection: a drain that fails (RabbitMQ closing the channel or
+the connection, PostgreSQL terminating a backend or being away, at start-up too) is retried with
+backoff, the LISTEN connection is opened again, and the confirm channel reopened. Nothing it
+claimed is marked published unless confirmed, so a retried drain only publishes again.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import signal
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -195,30 +202,72 @@ class Relay:
             log.info("relay published", count=total)
         return total
 
-    async def run(self, dsn: str, stop: asyncio.Event, *, poll_interval_s: float = 2.0) -> None:
+    async def run(
+        self,
+        dsn: str,
+        stop: asyncio.Event,
+        *,
+        poll_interval_s: float = 2.0,
+        reopen: Callable[[], Awaitable[Publisher]] | None = None,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        """Drain on every notification (and every ``poll_interval_s``) until ``stop``.
+
+        ``reopen`` makes a new publisher after a failed drain (the broker may have closed the
+        channel); without it the same one is used again."""
         wake = asyncio.Event()
-        listener = await asyncpg.connect(asyncpg_dsn(dsn))
-        await listener.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
+        listener: asyncpg.Connection | None = None
+        failures = 0
         try:
             while not stop.is_set():
+                if listener is None or listener.is_closed():
+                    listener = await _listen(dsn, wake)
                 wake.clear()
                 try:
+                    if failures and reopen is not None:
+                        self._publisher = await reopen()
                     await self.drain()
-                except (aio_pika.exceptions.AMQPError, OSError, asyncpg.PostgresError):
-                    log.exception("relay drain failed; will retry")
-                    await asyncio.sleep(1.0)
+                except Exception as exc:  # a lost connection of either kind: never exit
+                    failures += 1
+                    delay = min(max_backoff_s, 0.25 * 2**failures) * (1 + random.random() / 2)
+                    log.warning(
+                        "relay drain failed; retrying",
+                        error=f"{type(exc).__name__}: {exc}",
+                        failures=failures,
+                        retry_in_s=round(delay, 2),
+                    )
+                    await _wait(stop, delay)
                     continue
-                with contextlib.suppress(TimeoutError):
-                    waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
-                    try:
-                        await asyncio.wait(
-                            waiters, timeout=poll_interval_s, return_when=asyncio.FIRST_COMPLETED
-                        )
-                    finally:
-                        for w in waiters:
-                            w.cancel()
+                failures = 0
+                await _wait(stop, poll_interval_s if listener is not None else 0.5, wake)
         finally:
-            await listener.close()
+            if listener is not None and not listener.is_closed():
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+
+async def _listen(dsn: str, wake: asyncio.Event) -> asyncpg.Connection | None:
+    """The LISTEN connection, or None if the database is away (polled meanwhile)."""
+    try:
+        listener = await asyncpg.connect(asyncpg_dsn(dsn), timeout=10)
+        await listener.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("relay cannot listen; polling until the database is back", error=str(exc))
+        return None
+    wake.set()  # notifications sent while we were not listening are lost: drain now
+    return listener
+
+
+async def _wait(stop: asyncio.Event, timeout_s: float, wake: asyncio.Event | None = None) -> None:
+    """Sleep up to ``timeout_s``, woken early by ``stop`` (or ``wake``)."""
+    waiters = [asyncio.create_task(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.create_task(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 class RelaySettings(CommonSettings):
@@ -228,20 +277,62 @@ class RelaySettings(CommonSettings):
     relay_poll_interval_s: float = 2.0
 
 
+async def _connect(url: str, stop: asyncio.Event) -> aio_pika.abc.AbstractRobustConnection | None:
+    """Connect to RabbitMQ, retrying with backoff until it answers (or ``stop``)."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            return await aio_pika.connect_robust(url)
+        except Exception as exc:  # the broker is away at start-up: wait for it
+            failures += 1
+            delay = min(30.0, 0.25 * 2**failures)
+            log.warning("relay cannot reach RabbitMQ; retrying", error=str(exc), retry_in_s=delay)
+            await _wait(stop, delay)
+    return None
+
+
 async def serve(settings: RelaySettings, stop: asyncio.Event) -> None:
     engine = create_engine(settings.database_url, pool_size=3, application_name="relay")
-    connection = await aio_pika.connect_robust(settings.rabbitmq_url)
-    try:
+    connection = await _connect(settings.rabbitmq_url, stop)
+    if connection is None:
+        await engine.dispose()
+        return
+    channels: list[aio_pika.abc.AbstractChannel] = []
+
+    async def reopen() -> Publisher:
+        """A fresh confirm channel (the broker may have closed the last one)."""
+        assert connection is not None
+        while channels:
+            with contextlib.suppress(Exception):
+                await channels.pop().close()
         channel = await open_confirm_channel(connection)
+        channels.append(channel)
         await declare_topology(channel)
+        return Publisher(channel)
+
+    try:
+        publisher: Publisher | None = None
+        while publisher is None and not stop.is_set():
+            try:
+                publisher = await reopen()
+            except Exception as exc:
+                log.warning("relay cannot open its channel; retrying", error=str(exc))
+                await _wait(stop, 1.0)
+        if publisher is None:
+            return
         relay = Relay(
             create_sessionmaker(engine),
-            Publisher(channel),
+            publisher,
             batch_size=settings.relay_batch_size,
             depth=settings.relay_pipeline_depth,
         )
         log.info("relay started")
-        await relay.run(settings.database_url, stop, poll_interval_s=settings.relay_poll_interval_s)
+        await relay.run(
+            settings.database_url,
+            stop,
+            poll_interval_s=settings.relay_poll_interval_s,
+            reopen=reopen,
+        )
     finally:
         await connection.close()
         await engine.dispose()
