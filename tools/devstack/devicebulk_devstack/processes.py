@@ -51,6 +51,8 @@ class StackConfig:
     workers: int = 1
     # Any further settings for every process (e.g. WORKER_BATCH_MAX for a test).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The simulator's fault draws: a seed makes a test's faults repeatable.
+    sim_random_seed: int | None = None
 
     @property
     def sim_url(self) -> str:
@@ -132,6 +134,11 @@ class Stack:
                 "5",
                 "--log-level",
                 "warning",
+                *(
+                    ["--random-seed", str(self.config.sim_random_seed)]
+                    if self.config.sim_random_seed is not None
+                    else []
+                ),
             ],
         )
         self._spawn(
