@@ -41,6 +41,7 @@ from devicebulk_common.callback_matching import (
     match_by_device,
     match_by_request,
 )
+from devicebulk_common.carriers.redaction import redact_value
 from devicebulk_common.models import CarrierCallback
 from devicebulk_common.reconciliation import Reconciliation
 
@@ -154,7 +155,11 @@ def parse_thingspace(payload: Any) -> ParsedCallback:
 
 
 def redacted(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k in ("username", "password") else v) for k, v in payload.items()}
+    """The payload as stored: the listener's credentials masked, and every other secret the
+    kit's redaction knows (secret keys at any depth, registered secret values)."""
+    masked = {k: ("***" if k in ("username", "password") else v) for k, v in payload.items()}
+    out: dict[str, Any] = redact_value(masked)
+    return out
 
 
 # ---- store first --------------------------------------------------------------------------------

@@ -340,3 +340,18 @@ async def test_the_same_callback_from_two_providers_is_two_callbacks(factory, se
     from_other, own = await _callbacks(sessionmaker, ids)
     assert from_other.processed_at is None and own.device_change_id == req.changes[0].id
     assert (await _change(sessionmaker, req.changes[0].id)).status == "Success"
+
+
+async def test_a_stored_callback_keeps_no_secret_at_any_depth(factory, sessionmaker):
+    """The stored payload masks the listener's credentials and every secret key the redaction
+    knows, however deep and however spelt (a carrier echoing a token, a session, an API key)."""
+    req = await _request(factory, sessionmaker, 1)
+    body = _body(req.changes[0].iccid, req.request_id)
+    body["deviceResponse"]["activateResponse"]["sessionToken"] = "sess-0123456789"
+    body["extra"] = [{"API-Key": "key-0123456789", "note": "kept"}]
+    (stored_id,) = await _store(sessionmaker, req.provider_id, [body])
+    (stored,) = await _callbacks(sessionmaker, [stored_id])
+    text = str(stored.payload)
+    for secret in ("s3cret", "ts-callback", "sess-0123456789", "key-0123456789"):
+        assert secret not in text
+    assert "kept" in text and req.changes[0].iccid in text
