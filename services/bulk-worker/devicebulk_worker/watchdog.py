@@ -1,24 +1,32 @@
 """Missing callbacks: a device change still ``AwaitingCallback`` after the timeout is checked
 against the carrier's device list. Done there → recorded as done; still under way → checked
 again later, until the give-up age; not done → sent again while attempts remain, else failed.
-Every worker process runs one; a device change is claimed with ``FOR UPDATE SKIP LOCKED`` and
-leased (its ``updated_at`` moved on) in a short transaction, the carrier is asked with no
-transaction open, and the answer is acted on only if no callback came in the meantime."""
+
+Every worker process runs one. It works one carrier account at a time: the overdue device
+changes of the account (up to ``batch``, one page of the device list) are claimed with
+``FOR UPDATE SKIP LOCKED`` and leased (their ``updated_at`` moved on) in one short transaction,
+the carrier is asked with no transaction open, with one list of the account for them all
+(:func:`resume.check_many`), and each answer is acted on only if no callback came in the
+meantime. A list that fails (carrier error, no budget) settles nothing: the devices stay
+leased, are checked again on a later pass, and the pass goes on with the next account."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
+from devicebulk_common.carriers import CarrierError
+from devicebulk_common.carriers.rate_limit import BudgetDeferred
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import audit, finish_device_change
-from devicebulk_common.models import Device, DeviceChange, ServiceProvider
+from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
 from devicebulk_common.outbox.relay import notify_outbox
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
@@ -26,9 +34,16 @@ from devicebulk_worker.handler import DeviceChangeHandler
 from devicebulk_worker.operations import Job
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
-from devicebulk_worker.starting import job_rows
 
 log = structlog.get_logger(__name__)
+
+
+class Claimed(NamedTuple):
+    """One overdue device change, leased: its job, attempts so far and when it was created."""
+
+    job: Job
+    attempts: int
+    created_at: datetime
 
 
 class CallbackWatchdog:
@@ -41,7 +56,7 @@ class CallbackWatchdog:
         timeout_s: float,
         give_up_s: float,
         max_attempts: int,
-        batch: int = 50,
+        batch: int = 2_000,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
@@ -62,44 +77,90 @@ class CallbackWatchdog:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
     async def check_once(self) -> int:
-        """Check up to one batch of overdue device changes; returns how many were checked."""
+        """Check the overdue device changes of one carrier account after another, until none
+        is left that this pass may take; returns how many were claimed (checked or not)."""
         now = datetime.now(UTC)
-        checked = 0
-        for _ in range(self._batch):
-            claimed = await self._claim(now)
-            if claimed is None:
-                return checked
-            job, provider, attempts, created_at = claimed
-            # No transaction is open during the carrier call: the claim is a lease.
-            view = await resume.check(self._adapters.adapter(provider), job)
-            await self._settle(job, view, attempts, (now - created_at).total_seconds())
-            if view.verdict == "done":
-                await self._handler.record_carrier_state(job, view)
-            checked += 1
-        return checked
+        claimed = 0
+        while (group := await self._claim(now)) is not None:
+            provider, changes = group
+            claimed += len(changes)
+            await self._check(provider, changes, now)
+        return claimed
 
-    async def _claim(self, now: datetime) -> tuple[Job, ServiceProvider, int, datetime] | None:
-        """The most overdue device change, leased: its ``updated_at`` moves to now, so no other
-        watchdog takes it for another timeout (nor this one again if it dies mid-check)."""
+    async def _check(
+        self, provider: ServiceProvider, changes: list[Claimed], now: datetime
+    ) -> None:
+        jobs = [ch.job for ch in changes]
+        try:
+            # No transaction is open during the carrier call: the claim is a lease.
+            views = await resume.check_many(self._adapters.adapter(provider), jobs)
+        except (CarrierError, BudgetDeferred) as exc:
+            # Settles nothing: the devices stay leased and are checked again on a later pass.
+            log.warning(
+                "callback watchdog could not list the devices; checking again later",
+                service_provider_id=provider.id,
+                devices=len(jobs),
+                error=getattr(exc, "code", None) or type(exc).__name__,
+            )
+            return
+        for change, view in zip(changes, views, strict=True):
+            age_s = (now - change.created_at).total_seconds()
+            await self._settle(change.job, view, change.attempts, age_s)
+            if view.verdict == "done":
+                await self._handler.record_carrier_state(change.job, view)
+
+    async def _claim(self, now: datetime) -> tuple[ServiceProvider, list[Claimed]] | None:
+        """The overdue device changes of the account with the most overdue one (up to a
+        batch), leased: their ``updated_at`` moves to now, so no other watchdog takes them
+        for another timeout (nor this one again if it dies mid-check)."""
+        overdue = (
+            DeviceChange.status == c.DeviceChangeStatus.AWAITING_CALLBACK.value,
+            DeviceChange.updated_at < now - timedelta(seconds=self._timeout_s),
+        )
         async with unit_of_work(self._sessionmaker) as session:
-            row = (
-                await session.execute(
-                    job_rows()
-                    .where(
-                        DeviceChange.status == c.DeviceChangeStatus.AWAITING_CALLBACK.value,
-                        DeviceChange.updated_at < now - timedelta(seconds=self._timeout_s),
-                    )
+            provider_id = await session.scalar(
+                select(BulkChange.service_provider_id)
+                .join(DeviceChange, DeviceChange.bulk_change_id == BulkChange.id)
+                .where(*overdue)
+                .order_by(DeviceChange.updated_at)
+                .limit(1)
+                .with_for_update(of=DeviceChange, skip_locked=True)
+            )
+            if provider_id is None:
+                return None
+            changes = (
+                await session.scalars(
+                    select(DeviceChange)
+                    .join(BulkChange, BulkChange.id == DeviceChange.bulk_change_id)
+                    .where(*overdue, BulkChange.service_provider_id == provider_id)
                     .order_by(DeviceChange.updated_at)
-                    .limit(1)
+                    .limit(self._batch)
                     .with_for_update(of=DeviceChange, skip_locked=True)
                 )
-            ).first()
-            if row is None:
+            ).all()
+            provider = await session.get(ServiceProvider, provider_id)
+            if not changes or provider is None:
                 return None
-            dc, bulk, provider = row
-            device = await session.get(Device, dc.device_id) if dc.device_id else None
-            dc.updated_at = now
-            return job_for(dc, bulk, device), provider, dc.attempts, dc.created_at
+            # Each bulk change (it carries its whole request) and device is loaded once.
+            bulk_ids = {dc.bulk_change_id for dc in changes}
+            bulks = {
+                b.id: b
+                for b in await session.scalars(
+                    select(BulkChange).where(BulkChange.id.in_(bulk_ids))
+                )
+            }
+            device_ids = [dc.device_id for dc in changes if dc.device_id]
+            devices = {
+                d.id: d
+                for d in await session.scalars(select(Device).where(Device.id.in_(device_ids)))
+            }
+            out = []
+            for dc in changes:
+                dc.updated_at = now
+                device = devices.get(dc.device_id) if dc.device_id else None
+                job = job_for(dc, bulks[dc.bulk_change_id], device)
+                out.append(Claimed(job, dc.attempts, dc.created_at))
+            return provider, out
 
     async def _settle(
         self, job: Job, view: resume.CarrierView, attempts: int, age_s: float

@@ -107,3 +107,40 @@ async def test_a_callback_that_comes_while_the_carrier_is_asked_is_not_overridde
             )
         ).scalar_one()
     assert steps == 0
+
+
+LIST = "POST /api/m2m/v1/devices/actions/list"
+
+
+async def test_300_overdue_devices_of_one_request_cost_a_handful_of_list_requests(
+    handler, world, carrier, factory, sessionmaker
+):
+    """Callbacks that never came for a 300-device request: the watchdog lists the account once
+    for them all (not once a device), and settles every one as the carrier shows it."""
+    devices = await factory.devices(world.tenant, world.provider, 300, carrier_rate_plan="M2M_4G")
+    await carrier.seed(
+        [
+            {"iccid": d.iccid, "imei": d.imei, "servicePlan": "M2M_4G"}
+            | {"state": "active" if i % 2 else "preactive"}
+            for i, d in enumerate(devices)
+        ]
+    )
+    messages = await add_bulk_change(sessionmaker, world, "activate", devices=devices)
+    for message in messages:
+        await _overdue(sessionmaker, message)
+    before = await carrier.calls(LIST)
+    watchdog = _watchdog(sessionmaker, handler)
+    while await watchdog.check_once():
+        pass
+    assert await carrier.calls(LIST) - before <= 3
+    async with sessionmaker() as s:
+        statuses = (
+            await s.execute(
+                text(
+                    "SELECT status, count(*) FROM device_change WHERE bulk_change_id = "
+                    "(SELECT bulk_change_id FROM device_change WHERE id = :id) GROUP BY status"
+                ),
+                {"id": messages[0].device_change_id},
+            )
+        ).all()
+    assert dict(statuses) == {"Success": 150, "Queued": 150}  # shown active; sent again
