@@ -144,3 +144,51 @@ async def test_300_overdue_devices_of_one_request_cost_a_handful_of_list_request
             )
         ).all()
     assert dict(statuses) == {"Success": 150, "Queued": 150}  # shown active; sent again
+
+
+async def test_a_failed_list_settles_nothing_and_the_pass_goes_on(
+    handler, world, carrier, factory, sessionmaker
+):
+    """The carrier answers 5xx to one account's device list: its overdue devices are neither
+    sent again nor failed, the other account's are settled in the same pass, and the failed
+    ones are settled on a later pass once the list answers."""
+    import uuid
+    from types import SimpleNamespace
+
+    from worker_helpers import credentials
+
+    account = f"W-{uuid.uuid4().hex[:8]}"
+    r = await carrier.http.post(
+        "/_sim/accounts", json={"accountName": account, **credentials(account)}
+    )
+    r.raise_for_status()
+    provider = await factory.provider(
+        account_name=account, base_url=f"{carrier.url}/api", credentials=credentials(account)
+    )
+    (device,) = await factory.devices(world.tenant, provider, 1, carrier_rate_plan="M2M_4G")
+    seed = {"iccid": device.iccid, "imei": device.imei, "state": "preactive"}
+    (
+        await carrier.http.post("/_sim/devices", json={"accountName": account, "devices": [seed]})
+    ).raise_for_status()
+    failing = SimpleNamespace(tenant=world.tenant, provider=provider, devices=[device])
+    (broken,) = await add_bulk_change(sessionmaker, failing, "activate")
+    (fine,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[:1])
+    await _overdue(sessionmaker, fine)
+    await _overdue(sessionmaker, broken)
+    async with sessionmaker() as s, s.begin():  # the failing account's device is the oldest
+        await s.execute(
+            text("UPDATE device_change SET updated_at = now() - interval '2 hours' WHERE id = :id"),
+            {"id": broken.device_change_id},
+        )
+    faults = f"/_sim/accounts/{account}/faults"
+    (await carrier.http.put(faults, json={"error_rate": 1})).raise_for_status()
+
+    watchdog = _watchdog(sessionmaker, handler)
+    await watchdog.check_once()
+    assert (await _change(sessionmaker, broken)).status == "AwaitingCallback"
+    assert (await _change(sessionmaker, fine)).status == "Queued"  # the pass went on
+
+    (await carrier.http.put(faults, json={})).raise_for_status()
+    await _overdue(sessionmaker, broken)  # its lease ran out: a later pass
+    await watchdog.check_once()
+    assert (await _change(sessionmaker, broken)).status == "Queued"
