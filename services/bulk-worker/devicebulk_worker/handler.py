@@ -11,8 +11,10 @@ must never read tenant A's ICCIDs there. Gathering per tenant, rather than filte
 exchange's JSON down to one bulk change's devices, was chosen because the texts are the
 carrier's own (per-operation body shapes, error messages that quote devices, responses we do
 not model): a filter would have to understand each, and a miss leaks; a request of one tenant
-has nothing to hide. It costs requests only when several tenants run on one account at once. No transaction is open during a carrier call. A message is acked
-by the consumer base only after its device change's outcome committed.
+has nothing to hide. It costs requests only when several tenants run on one account at once.
+
+No transaction is open during a carrier call. A message is acked by the consumer base only
+after its device change's outcome committed.
 
 A group the carrier refuses for a reason that names a device is split in halves and each half
 sent again, so one bad device does not fail the others; a transient failure schedules a retry
@@ -59,7 +61,7 @@ from devicebulk_common.models import (
 )
 from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
-from devicebulk_worker.durable import RETRYABLE, durably
+from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
 from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job
 from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
@@ -80,7 +82,7 @@ from devicebulk_worker.recording import (
     write_audit,
 )
 from devicebulk_worker.retry import RetryPolicy, dead_letter, retry_values, schedule_retry
-from devicebulk_worker.starting import Lease, release_leases, renew_leases, start_batch
+from devicebulk_worker.starting import Lease, held, start_batch
 
 log = structlog.get_logger(__name__)
 
@@ -131,24 +133,8 @@ class DeviceChangeHandler:
 
     async def run_batch(self, ids: list[int]) -> dict[int, BaseException]:
         lease = Lease(owner=f"{self._owner}-{next(self._batches)}", duration_s=self._lease_s)
-        renewing = asyncio.create_task(self._keep_leased(lease))
-        try:
+        async with held(self._sessionmaker, lease):
             return await self._run_batch(ids, lease)
-        finally:
-            renewing.cancel()
-            try:
-                await release_leases(self._sessionmaker, lease)
-            except RETRYABLE as exc:  # it expires on its own
-                log.warning("releasing the lease failed", error=str(exc))
-
-    async def _keep_leased(self, lease: Lease) -> None:
-        """Renew the batch's lease every third of it while the batch runs."""
-        while True:
-            await asyncio.sleep(lease.duration_s / 3)
-            try:
-                await renew_leases(self._sessionmaker, lease)
-            except RETRYABLE as exc:
-                log.warning("renewing the lease failed; trying again", error=str(exc))
 
     async def _run_batch(self, ids: list[int], lease: Lease) -> dict[int, BaseException]:
         started = await durably(lambda: start_batch(self._sessionmaker, ids, lease))

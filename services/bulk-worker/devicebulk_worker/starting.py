@@ -14,6 +14,9 @@ process is left alone as well.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -32,6 +35,7 @@ from devicebulk_common.models import (
     DeviceChangeLog,
     ServiceProvider,
 )
+from devicebulk_worker.durable import RETRYABLE
 from devicebulk_worker.operations import Job, known
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
@@ -145,6 +149,30 @@ async def release_leases(sessionmaker: async_sessionmaker[AsyncSession], lease: 
             )
             .values(lease_expires_at=None)
         )
+
+
+@asynccontextmanager
+async def held(sessionmaker: async_sessionmaker[AsyncSession], lease: Lease) -> AsyncIterator[None]:
+    """Hold `lease` while the block runs: renewed every third of it, released at the end (a
+    failed release is harmless: the lease expires on its own)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease.duration_s / 3)
+            try:
+                await renew_leases(sessionmaker, lease)
+            except RETRYABLE as exc:
+                log.warning("renewing the lease failed; trying again", error=str(exc))
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        try:
+            await release_leases(sessionmaker, lease)
+        except RETRYABLE as exc:
+            log.warning("releasing the lease failed", error=str(exc))
 
 
 async def _leave_to_owner(
