@@ -41,7 +41,7 @@ from devicebulk_common.callback_matching import (
     match_by_device,
     match_by_request,
 )
-from devicebulk_common.carriers.redaction import redact_value
+from devicebulk_common.carriers.redaction import redact_callback
 from devicebulk_common.models import CarrierCallback
 from devicebulk_common.reconciliation import Reconciliation
 
@@ -154,14 +154,6 @@ def parse_thingspace(payload: Any) -> ParsedCallback:
     )
 
 
-def redacted(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload as stored: the listener's credentials masked, and every other secret the
-    kit's redaction knows (secret keys at any depth, registered secret values)."""
-    masked = {k: ("***" if k in ("username", "password") else v) for k, v in payload.items()}
-    out: dict[str, Any] = redact_value(masked)
-    return out
-
-
 # ---- store first --------------------------------------------------------------------------------
 
 
@@ -223,7 +215,7 @@ async def store_many(session: AsyncSession, received: Sequence[Received]) -> lis
                 "request_ids": [r.parsed.request_id for r in firsts],
                 "iccids": [r.parsed.iccid for r in firsts],
                 "statuses": ["Success" if r.parsed.ok else "Failed" for r in firsts],
-                "payloads": [json.dumps(redacted(r.payload)) for r in firsts],
+                "payloads": [json.dumps(redact_callback(r.payload)) for r in firsts],
                 "times": [len(indexes) for indexes in copies.values()],
             },
         )

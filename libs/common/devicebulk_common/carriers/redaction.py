@@ -164,6 +164,14 @@ def redact_value(value: Any) -> Any:
     return _walk(value)[0]
 
 
+def redact_callback(payload: dict[str, Any]) -> dict[str, Any]:
+    """A carrier callback as stored: the listener's username masked (ThingSpace echoes the
+    registered credentials in the body), and every secret key and registered value."""
+    masked = payload | {"username": REDACTED} if "username" in payload else payload
+    out: dict[str, Any] = redact_value(masked)
+    return out
+
+
 def redact_body(text: str) -> str:
     """Return `text` with the values of secret keys, and every registered secret value,
     replaced by "***".
