@@ -22,6 +22,8 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
     # Fernet key that encrypts carrier credentials at rest. Required; `make run` writes one to .env.
+    # A comma-separated list while a key is rotated: the first encrypts, every one decrypts
+    # (devicebulk_common.crypto, MultiFernet).
     credentials_key: SecretStr = Field(default=SecretStr(""))
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_admin.errors import AdminError
+from devicebulk_common.crypto import CredentialsKeyError, check_key
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -28,16 +27,14 @@ async def open_database(database_url: str) -> AsyncIterator[Sessionmaker]:
 
 
 def require_key(key: str) -> str:
-    """The credentials key, checked to be a usable Fernet key before anything is encrypted."""
-    if not key:
+    """The credentials key (one Fernet key or a comma-separated list, the first encrypting),
+    checked to be usable before anything is encrypted."""
+    if not key.strip():
         raise AdminError(
             "CREDENTIALS_KEY is not set: generate one with `devicebulk-admin new-credentials-key`"
             " and export it (the services need the same key)"
         )
     try:
-        Fernet(key.encode())
-    except (ValueError, binascii.Error) as exc:
-        raise AdminError(
-            "CREDENTIALS_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes)"
-        ) from exc
-    return key
+        return check_key(key)
+    except CredentialsKeyError as exc:
+        raise AdminError(str(exc)) from None
