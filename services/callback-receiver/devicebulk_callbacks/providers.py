@@ -1,10 +1,18 @@
-"""The callback credentials of each carrier account, cached briefly (every callback needs them)."""
+"""The callback credentials of each carrier account, cached briefly (every callback needs them).
+
+A provider's listener has its current credentials (username, password, path secret) and, after
+a rotation, the previous ones with the end of their grace period: until then both are accepted
+(in any combination: the carrier may resend a callback it queued before the switch to either
+address), afterwards the previous ones are recognised only to be refused as ``expired``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,9 +21,16 @@ from devicebulk_common.crypto import decrypt_json, digest, equal
 from devicebulk_common.models import ServiceProvider
 
 
+class AuthFailure(StrEnum):
+    """Why a callback was refused: the ``reason`` label of ``callbacks_auth_failed_total``."""
+
+    PATH_SECRET = "path_secret"  # the URL's secret matches none of the provider's
+    CREDENTIALS = "credentials"  # the body's username and password match none
+    EXPIRED = "expired"  # they are the ones a rotation replaced, past its grace period
+
+
 @dataclass(frozen=True)
-class CallbackCredentials:
-    provider_id: int
+class Secrets:
     username: str
     password: str
     path_secret_sha256: str
@@ -26,6 +41,36 @@ class CallbackCredentials:
     def body_ok(self, username: str, password: str) -> bool:
         # Both compared in constant time, and both always compared.
         return equal(username, self.username) & equal(password, self.password)
+
+
+@dataclass(frozen=True)
+class CallbackCredentials:
+    provider_id: int
+    current: Secrets
+    previous: Secrets | None = None
+    previous_valid_until: datetime | None = None
+
+    def _previous_live(self, now: datetime | None) -> bool:
+        until = self.previous_valid_until
+        return until is not None and (now or datetime.now(UTC)) < until
+
+    def check_path(self, secret: str, now: datetime | None = None) -> AuthFailure | None:
+        """None if the URL's secret is one this listener accepts now, else why not."""
+        current = self.current.path_ok(secret)
+        previous = self.previous is not None and self.previous.path_ok(secret)
+        if current or (previous and self._previous_live(now)):
+            return None
+        return AuthFailure.EXPIRED if previous else AuthFailure.PATH_SECRET
+
+    def check_body(
+        self, username: str, password: str, now: datetime | None = None
+    ) -> AuthFailure | None:
+        """None if the body's credentials are ones this listener accepts now, else why not."""
+        current = self.current.body_ok(username, password)
+        previous = self.previous is not None and self.previous.body_ok(username, password)
+        if current or (previous and self._previous_live(now)):
+            return None
+        return AuthFailure.EXPIRED if previous else AuthFailure.CREDENTIALS
 
 
 class CredentialStore:
@@ -57,29 +102,53 @@ class CredentialStore:
                     self._expires = started + self._ttl_s
         return self._snapshot.get(provider_id)
 
+    def _password(self, encrypted: str) -> str:
+        return str(decrypt_json(self._key, encrypted)["password"])
+
     async def _load(self) -> dict[int, CallbackCredentials]:
+        sp = ServiceProvider
         async with self._sessionmaker() as session:
             rows = (
                 await session.execute(
                     select(
-                        ServiceProvider.id,
-                        ServiceProvider.callback_username,
-                        ServiceProvider.callback_password_encrypted,
-                        ServiceProvider.callback_path_secret_sha256,
+                        sp.id,
+                        sp.callback_username,
+                        sp.callback_password_encrypted,
+                        sp.callback_path_secret_sha256,
+                        sp.callback_previous_username,
+                        sp.callback_previous_password_encrypted,
+                        sp.callback_previous_path_secret_sha256,
+                        sp.callback_previous_valid_until,
                     ).where(
-                        ServiceProvider.callback_username.is_not(None),
-                        ServiceProvider.callback_username != "",
-                        ServiceProvider.callback_password_encrypted.is_not(None),
-                        ServiceProvider.callback_path_secret_sha256.is_not(None),
+                        sp.callback_username.is_not(None),
+                        sp.callback_username != "",
+                        sp.callback_password_encrypted.is_not(None),
+                        sp.callback_path_secret_sha256.is_not(None),
                     )
                 )
             ).all()
-        return {
-            row.id: CallbackCredentials(
+        snapshot = {}
+        for row in rows:
+            previous = None
+            if (
+                row.callback_previous_username
+                and row.callback_previous_password_encrypted
+                and row.callback_previous_path_secret_sha256
+                and row.callback_previous_valid_until is not None
+            ):
+                previous = Secrets(
+                    row.callback_previous_username,
+                    self._password(row.callback_previous_password_encrypted),
+                    row.callback_previous_path_secret_sha256,
+                )
+            snapshot[row.id] = CallbackCredentials(
                 provider_id=row.id,
-                username=row.callback_username,
-                password=decrypt_json(self._key, row.callback_password_encrypted)["password"],
-                path_secret_sha256=row.callback_path_secret_sha256,
+                current=Secrets(
+                    row.callback_username,
+                    self._password(row.callback_password_encrypted),
+                    row.callback_path_secret_sha256,
+                ),
+                previous=previous,
+                previous_valid_until=row.callback_previous_valid_until if previous else None,
             )
-            for row in rows
-        }
+        return snapshot

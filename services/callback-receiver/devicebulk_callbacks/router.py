@@ -11,6 +11,7 @@ from prometheus_client import Counter
 from starlette.requests import ClientDisconnect
 
 from devicebulk_callbacks.group_commit import StoreFailed, Unstorable
+from devicebulk_callbacks.providers import AuthFailure
 from devicebulk_common.callbacks import MalformedCallback, parse_thingspace
 from devicebulk_common.logging import bound
 
@@ -18,6 +19,13 @@ log = structlog.get_logger(__name__)
 router = APIRouter(tags=["carrier callbacks"])
 
 CALLBACKS = Counter("callbacks_received_total", "Carrier callbacks received", ["outcome"])
+# Labelled only with ids of providers that have a listener (the credential snapshot's, bounded
+# by what operators registered) and the fixed reasons of AuthFailure: never from the request.
+AUTH_FAILED = Counter(
+    "callbacks_auth_failed_total",
+    "Callbacks refused for their credentials, per provider and reason",
+    ["provider", "reason"],
+)
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -165,7 +173,10 @@ _CALLBACK_SCHEMA = {
             "Not a ThingSpace callback, or one that can never be stored (not JSON, nested too "
             "deep, a NUL character or lone surrogate, a value too long): never worth resending"
         ),
-        401: _documented("The callback's credentials do not match the provider's"),
+        401: _documented(
+            "The callback's credentials do not match the provider's, or are the ones a "
+            "rotation replaced and their grace period is over"
+        ),
         404: _documented("No listener at this address"),
         408: _documented("The body did not arrive in time"),
         413: _documented("The body is larger than the receiver takes"),
@@ -187,9 +198,16 @@ async def thingspace_callback(
         CALLBACKS.labels("not-stored").inc()
         log.warning("looking up callback credentials failed", provider=provider, exc_info=True)
         return _unavailable()
-    if creds is None or not creds.path_ok(path_secret):
+    if creds is None:
         CALLBACKS.labels("unknown-listener").inc()
         return _not_found()
+    path_failure = creds.check_path(path_secret)
+    if path_failure is AuthFailure.PATH_SECRET:
+        _auth_failed(request, provider, path_failure)
+        return _not_found()
+    if path_failure is AuthFailure.EXPIRED:
+        _auth_failed(request, provider, path_failure)
+        return _expired()
     try:
         raw = await request.body()
     except ClientDisconnect:  # gone, or cut off by the body guard (which answered already)
@@ -202,9 +220,11 @@ async def thingspace_callback(
         CALLBACKS.labels("malformed").inc()
         log.warning("malformed callback", provider=provider, error=str(exc))
         return _problem(400, "Malformed callback", str(exc))
-    if not creds.body_ok(parsed.username, parsed.password):
-        CALLBACKS.labels("unauthenticated").inc()
-        log.warning("callback with wrong credentials", provider=provider)
+    body_failure = creds.check_body(parsed.username, parsed.password)
+    if body_failure is not None:
+        _auth_failed(request, provider, body_failure, parsed.request_id)
+        if body_failure is AuthFailure.EXPIRED:
+            return _expired()
         return _problem(401, "Unauthenticated", "The callback's credentials do not match.")
     with bound(carrier_request_id=parsed.request_id):
         try:
@@ -219,6 +239,32 @@ async def thingspace_callback(
             return _unavailable()
     CALLBACKS.labels("stored" if stored.first else "duplicate").inc()
     return JSONResponse({"status": "received", "duplicate": not stored.first})
+
+
+def _auth_failed(
+    request: Request, provider: int, reason: AuthFailure, request_id: str | None = None
+) -> None:
+    """Counted and logged without what was submitted: neither the credentials nor the path's
+    secret (the request id is the carrier's, already bounded by the parser)."""
+    outcome = "unknown-listener" if reason is AuthFailure.PATH_SECRET else "unauthenticated"
+    CALLBACKS.labels(outcome).inc()
+    AUTH_FAILED.labels(str(provider), reason.value).inc()
+    client = request.client.host if request.client else None
+    log.warning(
+        "callback refused: credentials",
+        provider=provider,
+        reason=reason.value,
+        client=client,
+        carrier_request_id=request_id,
+    )
+
+
+def _expired() -> JSONResponse:
+    return _problem(
+        401,
+        "Unauthenticated",
+        "These callback credentials were replaced by a rotation and are no longer accepted.",
+    )
 
 
 def _not_found() -> JSONResponse:

@@ -86,6 +86,12 @@ async def register_callback(
                 callback_username=username,
                 callback_password_encrypted=encrypt_json(key, {"password": password}),
                 callback_path_secret_sha256=digest(path_secret),
+                # A fresh registration keeps no earlier credentials (rotate-callback-credentials
+                # is the switch that keeps them for a grace period).
+                callback_previous_username=None,
+                callback_previous_password_encrypted=None,
+                callback_previous_path_secret_sha256=None,
+                callback_previous_valid_until=None,
             )
         )
     return CallbackResult(

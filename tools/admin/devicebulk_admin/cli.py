@@ -29,18 +29,20 @@ from devicebulk_admin import (
     demo,
     devices,
     inventory,
+    maintenance_cli,
     providers,
     tenants,
 )
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.runtime import Sessionmaker, open_database
+from devicebulk_admin.settings import AdminSettings
 from devicebulk_common.carriers import CarrierError
 from devicebulk_common.crypto import CredentialsKeyError, new_key
 from devicebulk_common.logging import redact_secrets
 from devicebulk_common.settings import CommonSettings
 
 PROG = "devicebulk-admin"
-Command = Callable[[argparse.Namespace, Sessionmaker, CommonSettings], Awaitable[Any]]
+Command = Callable[[argparse.Namespace, Sessionmaker, AdminSettings], Awaitable[Any]]
 
 
 def _positive(value: str) -> int:
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     COMMANDS.update(catalogue_cli.add_parsers(sub, common, _positive))
+    COMMANDS.update(maintenance_cli.add_parsers(sub, common, _positive))
     return parser
 
 
@@ -239,7 +242,7 @@ def _print_result(result: Any, as_json: bool) -> None:
         print(result.summary())
 
 
-async def _run(args: argparse.Namespace, settings: CommonSettings) -> Any:
+async def _run(args: argparse.Namespace, settings: AdminSettings) -> Any:
     async with open_database(args.database_url or settings.database_url) as db:
         return await COMMANDS[args.command](args, db, settings)
 
@@ -289,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _quiet_logging()
     try:
-        settings = CommonSettings()
+        settings = AdminSettings()
         result = asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

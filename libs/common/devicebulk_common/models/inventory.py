@@ -49,6 +49,13 @@ class ServiceProvider(Base):
     callback_password_encrypted: Mapped[str | None] = mapped_column(Text)
     # SHA-256 of the secret path segment of our callback URL.
     callback_path_secret_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The listener credentials a rotation replaced, accepted until ``callback_previous_valid_until``
+    # (callbacks the carrier queued before the switch still carry them), then only recognised
+    # to be refused as expired (devicebulk-admin rotate-callback-credentials).
+    callback_previous_username: Mapped[str | None] = mapped_column(String(100))
+    callback_previous_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    callback_previous_path_secret_sha256: Mapped[str | None] = mapped_column(String(64))
+    callback_previous_valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
