@@ -1,14 +1,15 @@
-"""The operating commands: rotations (callback credentials). Defaults come from
-:class:`AdminSettings`."""
+"""The operating commands: rotations (callback credentials, the credentials key), provider
+changes and listing. Defaults come from :class:`AdminSettings`."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from devicebulk_admin import callback_rotation
+from devicebulk_admin import callback_rotation, keys, provider_admin
 from devicebulk_admin.durations import parse_duration
 from devicebulk_admin.runtime import Sessionmaker
 from devicebulk_admin.settings import AdminSettings
@@ -34,8 +35,46 @@ def add_parsers(
         "--force", action="store_true", help="rotate even while an earlier grace period runs"
     )
 
+    sub.add_parser(
+        "rotate-credentials-key",
+        parents=[common],
+        help="re-encrypt every stored secret with the first key of CREDENTIALS_KEY",
+        description="One transaction: carrier credentials, callback passwords and cached "
+        "carrier tokens, decrypted with any key of CREDENTIALS_KEY (comma-separated), "
+        "encrypted with the first. Afterwards the other keys can be removed.",
+    )
+
+    p = sub.add_parser(
+        "update-provider",
+        parents=[common],
+        help="change a carrier account (writes, rate limit, base URL, credentials)",
+        description="Credentials come from --credentials-file (JSON) or --credentials-from-env "
+        "(THINGSPACE_CLIENT_KEY, THINGSPACE_CLIENT_SECRET, THINGSPACE_USERNAME, "
+        "THINGSPACE_PASSWORD), never from the command line; replacing them (or the base URL) "
+        "drops the account's cached carrier tokens.",
+    )
+    p.add_argument("--id", type=positive, required=True)
+    writes = p.add_mutually_exclusive_group()
+    writes.add_argument("--writes-enabled", dest="write_enabled", action="store_true")
+    writes.add_argument("--writes-disabled", dest="write_enabled", action="store_false")
+    p.set_defaults(write_enabled=None)
+    limit = p.add_mutually_exclusive_group()
+    limit.add_argument("--rate-limit-per-minute", type=positive)
+    limit.add_argument("--no-rate-limit", action="store_true", help="remove the rate limit")
+    p.add_argument("--base-url")
+    creds = p.add_mutually_exclusive_group()
+    creds.add_argument("--credentials-from-env", action="store_true")
+    creds.add_argument("--credentials-file", type=Path, help="JSON with the four credentials")
+
+    sub.add_parser(
+        "list-providers", parents=[common], help="the carrier accounts, without any secret"
+    )
+
     return {
         "rotate-callback-credentials": _rotate_callback_credentials,
+        "rotate-credentials-key": _rotate_credentials_key,
+        "update-provider": _update_provider,
+        "list-providers": _list_providers,
     }
 
 
@@ -58,3 +97,36 @@ async def _rotate_callback_credentials(
         url_base=args.url_base,
         force=args.force,
     )
+
+
+async def _rotate_credentials_key(
+    args: argparse.Namespace, db: Sessionmaker, settings: AdminSettings
+) -> Any:
+    return await keys.rotate_credentials_key(db, credentials_key=_key(settings))
+
+
+async def _update_provider(
+    args: argparse.Namespace, db: Sessionmaker, settings: AdminSettings
+) -> Any:
+    rate: Any = provider_admin.ProviderChanges.rate_limit_per_minute  # "not given"
+    if args.no_rate_limit:
+        rate = None
+    elif args.rate_limit_per_minute is not None:
+        rate = args.rate_limit_per_minute
+    changes = provider_admin.ProviderChanges(
+        write_enabled=args.write_enabled,
+        rate_limit_per_minute=rate,
+        base_url=args.base_url,
+        credentials=provider_admin.changes_credentials(
+            from_env=args.credentials_from_env, credentials_file=args.credentials_file
+        ),
+    )
+    return await provider_admin.update_provider(
+        db, provider_id=args.id, changes=changes, credentials_key=_key(settings)
+    )
+
+
+async def _list_providers(
+    args: argparse.Namespace, db: Sessionmaker, settings: AdminSettings
+) -> Any:
+    return await provider_admin.list_providers(db)

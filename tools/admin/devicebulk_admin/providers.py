@@ -132,6 +132,16 @@ def read_credentials(
 # -- the command ------------------------------------------------------------------------------
 
 
+def check_url(base_url: str) -> str:
+    """An http(s) URL without user info (credentials never go into a URL we store and show)."""
+    url = urlsplit(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise AdminError(f"--base-url {base_url!r} is not an http(s) URL")
+    if url.username is not None or url.password is not None:
+        raise AdminError("--base-url must not hold credentials (user info before the host)")
+    return base_url
+
+
 def check_spec(spec: ProviderSpec) -> ProviderSpec:
     if spec.id <= 0:
         raise AdminError("the provider id must be a positive integer")
@@ -141,9 +151,7 @@ def check_spec(spec: ProviderSpec) -> ProviderSpec:
         raise AdminError("the account name must not be empty")
     if spec.integration not in INTEGRATIONS:
         raise AdminError(f"unknown integration {spec.integration!r} (known: {INTEGRATIONS})")
-    url = urlsplit(spec.base_url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise AdminError(f"--base-url {spec.base_url!r} is not an http(s) URL")
+    check_url(spec.base_url)
     if spec.rate_limit_per_minute is not None and spec.rate_limit_per_minute <= 0:
         raise AdminError("--rate-limit-per-minute must be a positive integer")
     return spec

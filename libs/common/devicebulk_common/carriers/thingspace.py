@@ -46,6 +46,12 @@ M2M = "/m2m/v1"
 PLACE_OF_USE_PATH = "/devices/actions/contactInfo"
 
 
+def token_key_prefix(base_url: str, account_name: str) -> str:
+    """What every token-cache key of one account starts with (its OAuth token, its session and
+    their refusal marks), so an operator can drop them all when the credentials change."""
+    return f"thingspace:{base_url.rstrip('/')}:{account_name}"
+
+
 class ThingSpaceAdapter:
     """`CarrierAdapter` for one ThingSpace billing account.
 
@@ -88,7 +94,7 @@ class ThingSpaceAdapter:
         self._transport = CarrierTransport(http, base_url, serialize=serialize or compact_json)
         self._auth = ThingSpaceAuth(
             self._transport,
-            key_prefix=f"thingspace:{base_url.rstrip('/')}:{account_name}",
+            key_prefix=token_key_prefix(base_url, account_name),
             client_key=client_key,
             client_secret=client_secret,
             username=username,
