@@ -1,5 +1,5 @@
 """The operating commands: rotations (callback credentials, the credentials key), provider
-changes and listing. Defaults come from :class:`AdminSettings`."""
+changes and listing, and the retention purge. Defaults come from :class:`AdminSettings`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from devicebulk_admin import callback_rotation, keys, provider_admin
+from devicebulk_admin import callback_rotation, keys, provider_admin, purge
 from devicebulk_admin.durations import parse_duration
 from devicebulk_admin.runtime import Sessionmaker
 from devicebulk_admin.settings import AdminSettings
@@ -70,11 +70,24 @@ def add_parsers(
         "list-providers", parents=[common], help="the carrier accounts, without any secret"
     )
 
+    p = sub.add_parser(
+        "purge",
+        parents=[common],
+        help="delete published outbox rows, reconciled callbacks and old audit texts",
+        description="Older than the horizon and not of a bulk change in flight: published "
+        "outbox rows and reconciled callbacks are deleted, audit rows lose their carrier "
+        "request/response texts (their summaries stay); bulk and device changes are kept. "
+        "Small batches, each its own short transaction.",
+    )
+    p.add_argument("--older-than", type=parse_duration, help="e.g. 90d (default RETENTION_DAYS)")
+    p.add_argument("--batch-size", type=positive, help="rows a transaction (PURGE_BATCH_SIZE)")
+
     return {
         "rotate-callback-credentials": _rotate_callback_credentials,
         "rotate-credentials-key": _rotate_credentials_key,
         "update-provider": _update_provider,
         "list-providers": _list_providers,
+        "purge": _purge,
     }
 
 
@@ -130,3 +143,10 @@ async def _list_providers(
     args: argparse.Namespace, db: Sessionmaker, settings: AdminSettings
 ) -> Any:
     return await provider_admin.list_providers(db)
+
+
+async def _purge(args: argparse.Namespace, db: Sessionmaker, settings: AdminSettings) -> Any:
+    older_than = args.older_than or timedelta(days=settings.retention_days)
+    return await purge.purge(
+        db, older_than=older_than, batch_size=args.batch_size or settings.purge_batch_size
+    )
