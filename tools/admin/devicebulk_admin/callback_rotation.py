@@ -70,19 +70,23 @@ class RotationResult:
         return asdict(self)
 
 
-async def _registered_url_base(adapter: CarrierAdapter, provider_id: int) -> str:
-    """The URL base of the listener the carrier has now (its URL without our path)."""
+@dataclass(frozen=True)
+class _CarrierListener:
+    """Where the carrier calls us now: the URL base and the SHA-256 of the path secret."""
+
+    url_base: str
+    path_secret_sha256: str
+
+
+async def _carrier_listener(adapter: CarrierAdapter, provider_id: int) -> _CarrierListener | None:
+    prefix = CALLBACK_PATH.split("{secret}")[0].format(provider_id=provider_id)
     for registration in await adapter.list_callbacks():
         if registration.name != CALLBACK_NAME:
             continue
-        prefix = CALLBACK_PATH.split("{secret}")[0].format(provider_id=provider_id)
-        base, found, _ = registration.url.rpartition(prefix)
-        if found and base:
-            return base
-    raise AdminError(
-        f"provider {provider_id}: the carrier has no {CALLBACK_NAME} listener of ours; "
-        "pass --url-base"
-    )
+        base, found, secret = registration.url.rpartition(prefix)
+        if found and base and secret:
+            return _CarrierListener(base, digest(secret))
+    return None
 
 
 async def _register(adapter: CarrierAdapter, url: str, username: str, password: str) -> None:
@@ -107,8 +111,13 @@ async def _swap_in(
     new: dict[str, Any],
     *,
     force: bool,
+    carrier_sha: str | None,
 ) -> dict[str, Any]:
-    """Step 1, in one transaction on the locked row; returns the listener columns before."""
+    """Step 1, in one transaction on the locked row; returns the listener columns before.
+
+    The credentials kept for the grace are the ones the carrier has: normally the current ones,
+    but the previous ones if an earlier rotation stopped before the carrier took its new ones
+    (``carrier_sha``, the carrier's path secret, says which)."""
     async with unit_of_work(sessionmaker) as session:
         provider = await session.scalar(
             select(ServiceProvider).where(ServiceProvider.id == provider_id).with_for_update()
@@ -121,7 +130,25 @@ async def _swap_in(
             )
         before = {column: getattr(provider, column) for column in _LISTENER_COLUMNS}
         until = provider.callback_previous_valid_until
-        if until is not None and until > datetime.now(UTC) and not force:
+        carrier_has_previous = (
+            carrier_sha is not None
+            and carrier_sha != provider.callback_path_secret_sha256
+            and carrier_sha == provider.callback_previous_path_secret_sha256
+        )
+        if carrier_has_previous:
+            keep = {c: before[c] for c in _LISTENER_COLUMNS if "_previous_" in c}
+        else:
+            keep = {
+                "callback_previous_username": provider.callback_username,
+                "callback_previous_password_encrypted": provider.callback_password_encrypted,
+                "callback_previous_path_secret_sha256": provider.callback_path_secret_sha256,
+            }
+        if (
+            until is not None
+            and until > datetime.now(UTC)
+            and not force
+            and not carrier_has_previous
+        ):
             raise AdminError(
                 f"provider {provider_id}: the previous rotation's grace period runs until "
                 f"{until.isoformat(timespec='seconds')}; rotating again now would drop the "
@@ -130,12 +157,7 @@ async def _swap_in(
         await session.execute(
             update(ServiceProvider)
             .where(ServiceProvider.id == provider_id)
-            .values(
-                callback_previous_username=provider.callback_username,
-                callback_previous_password_encrypted=provider.callback_password_encrypted,
-                callback_previous_path_secret_sha256=provider.callback_path_secret_sha256,
-                **new,
-            )
+            .values(**{**keep, **new})
         )
     return before
 
@@ -168,8 +190,19 @@ async def rotate_callback_credentials(
     password = secrets.token_urlsafe(32)
     path_secret = secrets.token_urlsafe(32)
     async with open_adapter(provider, credentials_key=key) as adapter:
+        try:
+            listener = await _carrier_listener(adapter, provider_id)
+        except (CarrierError, httpx.HTTPError):
+            if url_base is None:
+                raise
+            listener = None  # the registration will tell whether the carrier answers
         if url_base is None:
-            url_base = await _registered_url_base(adapter, provider_id)
+            if listener is None:
+                raise AdminError(
+                    f"provider {provider_id}: the carrier has no {CALLBACK_NAME} listener of "
+                    "ours; pass --url-base"
+                )
+            url_base = listener.url_base
         first_end = datetime.now(UTC) + grace + timedelta(seconds=propagation_wait_s)
         before = await _swap_in(
             sessionmaker,
@@ -181,6 +214,7 @@ async def rotate_callback_credentials(
                 "callback_previous_valid_until": first_end + _STEP_MARGIN,
             },
             force=force,
+            carrier_sha=listener.path_secret_sha256 if listener else None,
         )
         new_url = callback_url(url_base, provider_id, path_secret)
         try:

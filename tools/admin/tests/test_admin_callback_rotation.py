@@ -223,3 +223,46 @@ async def test_a_second_rotation_within_the_grace_needs_force(
     assert again.code == 1 and "grace period runs until" in again.err and "--force" in again.err
     forced = await run_cli("rotate-callback-credentials", "--provider", pid, "--force")
     assert forced.code == 0, forced.err
+
+
+async def test_a_rotation_that_stopped_before_the_carrier_took_it_is_resumed_safely(
+    in_flight, receiver, sim_server, run_cli, sessionmaker, credentials_key, monkeypatch
+) -> None:
+    """The command was killed between storing new credentials and registering them: the carrier
+    still calls with the old ones, so a new rotation keeps those for the grace (not the ones the
+    carrier never saw), without --force."""
+    provider, changes = in_flight
+    monkeypatch.setenv("CALLBACKS_PROVIDER_CACHE_S", "0")
+    pid = str(provider.id)
+    assert (
+        await run_cli("register-callback", "--provider", pid, "--url-base", receiver.url)
+    ).code == 0
+    carrier_url, carrier_user, carrier_password = _listener(sim_server, provider.account_name)
+    async with sessionmaker() as session, session.begin():
+        stored = await session.get(ServiceProvider, provider.id)
+        await session.execute(
+            update(ServiceProvider)
+            .where(ServiceProvider.id == provider.id)
+            .values(
+                callback_username="never-registered",
+                callback_password_encrypted=encrypt_json(credentials_key, {"password": "x"}),
+                callback_path_secret_sha256=digest("never-registered"),
+                callback_previous_username=stored.callback_username,
+                callback_previous_password_encrypted=stored.callback_password_encrypted,
+                callback_previous_path_secret_sha256=stored.callback_path_secret_sha256,
+                callback_previous_valid_until=text("now() + interval '2 hours'"),
+            )
+        )
+
+    resumed = await run_cli("rotate-callback-credentials", "--provider", pid, "--grace", "1h")
+    assert resumed.code == 0, resumed.err
+    async with sessionmaker() as session:
+        after = await session.get(ServiceProvider, provider.id)
+    assert after.callback_previous_username == carrier_user
+    new_url, new_user, new_password = _listener(sim_server, provider.account_name)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for n, (url, user, password) in enumerate(
+            [(carrier_url, carrier_user, carrier_password), (new_url, new_user, new_password)]
+        ):
+            answer = await http.post(url, json=_callback(changes[n].iccid, f"s{n}", user, password))
+            assert answer.status_code == 200, (n, answer.text)
