@@ -1,8 +1,11 @@
 """`rotate-callback-credentials`: new callback username, password and path secret for a carrier
 account, with no callback lost during the switch.
 
-1. The new credentials become the provider's current ones and the replaced ones its previous
-   ones, accepted by the callback receivers until the grace period ends (a first, generous end).
+1. The new credentials become the provider's current ones and the ones the carrier has now
+   (asked, and compared by the path secret's hash) its previous ones, accepted by the callback
+   receivers until the grace period ends (a first, generous end). Normally those are the
+   replaced current ones; after a rotation killed before step 3 they are the previous ones, so
+   running the command again is always safe.
 2. The command waits until every receiver has reloaded its listeners
    (``CALLBACKS_PROVIDER_CACHE_S``), so a callback with the new credentials is never refused.
 3. The new URL and credentials are registered with the carrier. If the carrier refuses, the
