@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 import pytest
-from intake_auth_helpers import ALL_SCOPES, bearer, ec_key, jwt_settings, rsa_key
+from intake_auth_helpers import ALL_SCOPES, SigningKey, bearer, ec_key, jwt_settings, rsa_key
 from sqlalchemy import func, select
 
 from devicebulk_common.models import BulkChange
@@ -105,6 +105,7 @@ async def test_no_token_is_a_401_problem_with_a_bearer_challenge_and_no_error_co
         (lambda i, t: i.unsigned_token(i.key, t), "'none' is not accepted"),
         (lambda i, t: i.hs256_with_public_key(i.key, t), "'HS256' is not accepted"),
         (lambda i, t: i.token(rsa_key(i.key.kid), t), "invalid (InvalidSignatureError)"),
+        (lambda i, t: i.token(ec_key(i.key.kid), t), "is for 'RS256', not 'ES256'"),
         (lambda i, t: i.token(i.key, t)[:-6] + "AAAAAA", "invalid"),
         (lambda i, t: "not.a.jwt", "not a well-formed JWT"),
     ],
@@ -122,6 +123,7 @@ async def test_no_token_is_a_401_problem_with_a_bearer_challenge_and_no_error_co
         "alg-none",
         "hs256-with-public-key",
         "signed-by-another-key-with-the-same-kid",
+        "es256-header-on-an-rsa-key",
         "tampered-signature",
         "garbage",
     ],
@@ -228,3 +230,19 @@ async def test_an_unreachable_jwks_is_a_503_problem_not_a_500(
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["type"].endswith("/authentication-unavailable")
     assert answer.headers["retry-after"] == "5"
+
+
+async def test_a_key_published_without_alg_checks_only_signatures_of_its_own_type(
+    jwt_api, issuer, factory
+):
+    tenant = await factory.tenant()
+    bare = rsa_key()
+    issuer.publish(SigningKey(bare.kid, bare.alg, bare.private, {
+        k: v for k, v in bare.jwk.items() if k != "alg"
+    }))  # fmt: skip
+    good = await jwt_api.get(SUBMIT, headers=bearer(issuer.token(bare, tenant.id)))
+    assert good.status_code == 200, good.text
+    forged = issuer.token(ec_key(bare.kid), tenant.id)  # ES256 header, the RSA key's kid
+    answer = await jwt_api.get(SUBMIT, headers=bearer(forged))
+    assert answer.status_code == 401
+    assert f"key '{bare.kid}' cannot check an ES256 signature" in answer.json()["detail"]

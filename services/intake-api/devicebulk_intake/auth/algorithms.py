@@ -15,7 +15,9 @@ ASYMMETRIC = frozenset(
         "EdDSA",
     }
 )  # fmt: skip
-DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+DEFAULT_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
 
 
 def parse_algorithms(raw: str) -> tuple[str, ...]:

@@ -69,6 +69,9 @@ async def verify(token: str, keys: JwksCache, rules: TokenRules) -> Claims:
         raise TokenError(f"the key {kid!r} is for {jwk.get('alg')!r}, not {alg!r}")
     try:
         key = jwt.PyJWK(jwk, algorithm=alg)
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError):
+        raise TokenError(f"the issuer's key {kid!r} cannot check an {alg} signature") from None
+    try:
         payload = jwt.decode(
             token,
             key=key,
