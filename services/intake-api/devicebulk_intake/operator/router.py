@@ -65,7 +65,7 @@ def bulk_change_filters(
         bounds.CleanText | None,
         Query(
             max_length=bounds.USER_EMAIL_MAX,
-            description="Only those created by this e-mail (any case).",
+            description="Only those created by this caller: the token's subject (any case).",
         ),
     ] = None,
     created_from: Annotated[
