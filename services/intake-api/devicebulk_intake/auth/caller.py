@@ -40,6 +40,7 @@ SCOPES = {
     OPERATE: "Retry the failed devices of a bulk change, or cancel what has not run.",
 }
 KEYS_RETRY_AFTER_S = 5
+log = structlog.get_logger(__name__)
 
 bearer = HTTPBearer(
     scheme_name="bearer",
@@ -85,6 +86,7 @@ async def authenticate(
     try:
         claims = await verify(credentials.credentials, request.app.state.jwks, rules)
     except TokenError as exc:
+        log.info("bearer token refused", reason=str(exc), path=request.url.path)
         raise InvalidToken(f"The bearer token is refused: {exc}.") from None
     except KeysUnavailable:
         raise AuthUnavailable(
@@ -108,6 +110,7 @@ def install(app: FastAPI, settings: IntakeSettings) -> None:
     if settings.auth_mode == "dev":
         from devicebulk_intake.auth.dev import dev_caller
 
+        log.warning("AUTH_MODE=dev: callers name their tenant in X-Tenant-Id, unverified")
         app.dependency_overrides[authenticate] = dev_caller
         return
     assert settings.auth_issuer and settings.auth_audience  # IntakeSettings checked them
