@@ -29,7 +29,16 @@ TEST_STACK_ENV = {"DATABASE_POOL_SIZE": "3"}
 
 
 @pytest.fixture
-def stack(private_database_url, private_amqp_url, credentials_key, tmp_path) -> Iterator[Stack]:
+def stack_auth_mode() -> str:
+    """How the stack's intake knows its callers; a test module overrides it with "jwt" to go
+    through bearer tokens (``stack.dev_token``)."""
+    return "dev"
+
+
+@pytest.fixture
+def stack(
+    private_database_url, private_amqp_url, credentials_key, tmp_path, stack_auth_mode
+) -> Iterator[Stack]:
     config = StackConfig(
         database_url=private_database_url,
         rabbitmq_url=private_amqp_url,
@@ -40,6 +49,7 @@ def stack(private_database_url, private_amqp_url, credentials_key, tmp_path) -> 
         extra_env=dict(TEST_STACK_ENV),
         # Repeatable fault draws (a few gathered calls can otherwise all miss a 10 % fault).
         sim_random_seed=31,
+        auth_mode=stack_auth_mode,
     )
     running = Stack(config)
     try:

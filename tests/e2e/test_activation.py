@@ -19,6 +19,12 @@ from tests.e2e.conftest import admin, sim, write_devices_csv
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def stack_auth_mode() -> str:
+    return "jwt"  # as in production: bearer tokens, checked against the issuer's JWKS
+
+
 ACCOUNT = "E2E-ACCOUNT"
 CREDS = {
     "THINGSPACE_CLIENT_KEY": "e2e-key",
@@ -135,8 +141,11 @@ async def test_activation_of_200_devices_with_5_already_active_all_succeed(
     )
 
     stack.start_services()
-    headers = {"X-Tenant-Id": str(tenant_id), "X-User-Email": "operator@e2e.example"}
+    token = stack.dev_token(tenant_id, email="operator@e2e.example")
+    headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=stack.config.intake_url, timeout=30) as api:
+        refused = api.get("/api/v1/bulk-changes", headers={"X-Tenant-Id": str(tenant_id)})
+        assert refused.status_code == 401  # headers name no one in production mode
         answer = api.post(
             "/api/v1/bulk-changes",
             headers=headers,

@@ -11,6 +11,7 @@ from prometheus_client import Counter, Histogram
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.web import health_router
 from devicebulk_intake import errors
+from devicebulk_intake.auth import caller as auth
 from devicebulk_intake.body_limit import BodyLimit
 from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
 from devicebulk_intake.bulk_changes.submit_router import router as submit_router
@@ -24,9 +25,14 @@ DESCRIPTION = """
 Bulk changes on IoT device fleets on Verizon ThingSpace. Submit one change for up to 100,000
 devices; follow its progress; read each device's result.
 
-**Authentication (development only):** until authentication arrives, the caller names its
-tenant in the `X-Tenant-Id` header and itself in `X-User-Email` (where the completion report
-is sent). Any caller can name any tenant: do not expose this API beyond a trusted network.
+**Authentication:** every `/api/v1` call carries an OAuth 2.0 access token, a JWT, in
+`Authorization: Bearer <token>`, issued by the identity provider this deployment trusts. The
+token names the tenant (the tenant claim, `tenant_id` by default), the caller (`sub`, recorded
+as the bulk change's creator and in the audit trail) and, optionally, `email` (where the
+completion report goes; else the tenant's notification address). Scopes (`scope`, space
+separated, or `scp`): `bulk-changes:read` for reading, `bulk-changes:write` to submit, upload
+or dry-run, `bulk-changes:operate` to retry or cancel. No or a bad token is a `401`, a token
+without the operation's scope a `403`; another tenant's bulk change is a `404`.
 
 Errors are RFC 9457 problem documents (`application/problem+json`).
 """
@@ -43,7 +49,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
-            yield
+            async with auth.open_keys(app, settings):
+                yield
         finally:
             await engine.dispose()
 
@@ -55,6 +62,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.log = structlog.get_logger("devicebulk_intake")
+    auth.install(app, settings)
     errors.install(app)
     errors.document_problems(app)
     app.include_router(health_router())

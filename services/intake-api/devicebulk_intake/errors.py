@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -45,8 +46,58 @@ class NotFound(ProblemError):
     status, slug, title = 404, "not-found", "Not found"
 
 
+REALM = "devicebulk"
+_CHALLENGE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # RFC 6750 §3: no " or \
+
+
 class Unauthenticated(ProblemError):
-    status, slug, title = 401, "unauthenticated", "Tenant not identified"
+    """No credentials. RFC 6750 §3: the challenge names the scheme and realm, no error code."""
+
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers = {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+
+
+class InvalidToken(Unauthenticated):
+    """A bearer token that is malformed, expired, not ours, or badly signed."""
+
+    slug, title = "invalid-token", "Invalid token"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        description = _CHALLENGE_TEXT.sub("?", detail)[:200]
+        self.headers = {
+            "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
+            f'error_description="{description}"'
+        }
+
+
+class InsufficientScope(ProblemError):
+    """A valid token that does not grant the scope the operation needs (``RequiredScope``)."""
+
+    status, slug, title = 403, "insufficient-scope", "Insufficient scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            f"This operation needs the scope {scope}; the token does not grant it.",
+            RequiredScope=scope,
+        )
+        self.headers = {
+            "WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope", '
+            f'scope="{scope}"'
+        }
+
+
+class AuthUnavailable(ProblemError):
+    """The issuer's keys (JWKS) cannot be fetched, so no token can be checked: try again."""
+
+    status, slug, title = 503, "authentication-unavailable", "Authentication unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class Unprocessable(ProblemError):
@@ -225,6 +276,13 @@ _ALWAYS = {
     "400": "Malformed request (the body is not JSON, or nested too deeply)",
     "413": "Request body too large (`body-too-large`)",
     "422": "Invalid request (`invalid-request`, with `errors`)",
+    "401": "No bearer token (`unauthenticated`), or one that is refused (`invalid-token`: "
+    "malformed, expired, not yet valid, another issuer or audience, an unknown key, a refused "
+    "algorithm, an unknown tenant); `WWW-Authenticate` says which",
+    "403": "The token does not grant the scope this operation needs (`insufficient-scope`, "
+    "naming it in `RequiredScope`)",
+    "503": "The token issuer's keys cannot be fetched right now "
+    "(`authentication-unavailable`, with `Retry-After`)",
 }
 
 
@@ -232,7 +290,8 @@ def document_problems(app: FastAPI) -> None:
     """Rewrite the generated OpenAPI so that every 4xx and 5xx answer is documented as what
     it is: an RFC 9457 problem under ``application/problem+json`` (FastAPI's own 422 says
     ``application/json``), and every route that reads a body or parameters documents the
-    malformed-body 400, the body bound's 413 and the 422."""
+    malformed-body 400, the body bound's 413 and the 422, and every route that needs a bearer
+    token its 401, 403 and 503."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -245,6 +304,9 @@ def document_problems(app: FastAPI) -> None:
             for operation in operations.values():
                 answers = operation.setdefault("responses", {})
                 reads = "requestBody" in operation or operation.get("parameters")
+                if operation.get("security"):
+                    for status in ("401", "403", "503"):
+                        answers.setdefault(status, {"description": _ALWAYS[status]})
                 if "requestBody" in operation:
                     for status in ("400", "413"):
                         answers.setdefault(status, {"description": _ALWAYS[status]})

@@ -8,7 +8,10 @@ connection cap and a short keep-alive.
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
+from pydantic import ValidationError
 
 from devicebulk_common.logging import configure_logging
 from devicebulk_common.web import BodyGuard, server_config
@@ -35,8 +38,19 @@ def build(settings: IntakeSettings) -> uvicorn.Server:
     )
 
 
+def load_settings() -> IntakeSettings:
+    """The settings, or exit at once with what is wrong (e.g. AUTH_MODE=jwt without issuer)."""
+    try:
+        return IntakeSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False)
+        )
+        sys.exit(f"devicebulk-intake-api: cannot start: {problems}")
+
+
 def main() -> None:
-    settings = IntakeSettings()
+    settings = load_settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format, service="intake-api")
     build(settings).run()
 

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import Literal, Self
+
+from pydantic import model_validator
+
 from devicebulk_common.settings import CommonSettings
+from devicebulk_intake.auth.algorithms import DEFAULT_ALGORITHMS, parse_algorithms
 
 
 class IntakeSettings(CommonSettings):
@@ -27,6 +32,47 @@ class IntakeSettings(CommonSettings):
     intake_max_header_bytes: int = 16 * 1024
     intake_max_connections: int = 1000
     intake_keep_alive_s: int = 5
+
+    # Who may call (devicebulk_intake.auth). ``jwt``, the default: OAuth 2.0 bearer tokens
+    # (JWTs) verified against the issuer's JWKS; issuer, audience and JWKS URL are required.
+    # ``dev``: the caller names its tenant in X-Tenant-Id and itself in X-User-Email, for local
+    # work and tests only (anyone can name any tenant).
+    auth_mode: Literal["jwt", "dev"] = "jwt"
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_jwks_url: str | None = None
+    # Comma-separated; asymmetric only (RS*, PS*, ES*, EdDSA): never none, never HS*.
+    auth_algorithms: str = ",".join(DEFAULT_ALGORITHMS)
+    auth_leeway_s: float = 30.0
+    # The claim that names the caller's tenant (an int4 tenant id, as a number or a string).
+    auth_tenant_claim: str = "tenant_id"
+    # The JWKS is kept this long, and refetched at most once in ``auth_jwks_refetch_s`` when
+    # a token names a key it does not hold (a rotation at the issuer).
+    auth_jwks_max_age_s: float = 3600.0
+    auth_jwks_refetch_s: float = 60.0
+    auth_jwks_timeout_s: float = 5.0
+
+    @model_validator(mode="after")
+    def _auth_is_configured(self) -> Self:
+        parse_algorithms(self.auth_algorithms)  # refuses none, HS* and unknown names
+        if self.auth_mode == "jwt":
+            missing = [
+                name.upper()
+                for name in ("auth_issuer", "auth_audience", "auth_jwks_url")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(
+                    f"AUTH_MODE=jwt (the default) needs {', '.join(missing)}: the token issuer, "
+                    "the audience its tokens name for this API, and the URL of its JWKS. Set "
+                    "them, or AUTH_MODE=dev for local work (callers then name their tenant in "
+                    "X-Tenant-Id, unverified)."
+                )
+        return self
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return parse_algorithms(self.auth_algorithms)
 
     @property
     def body_limit(self) -> int:

@@ -107,7 +107,7 @@ async def test_retry_is_audited_per_device_and_for_the_bulk_change(api, factory,
     by_device = {e["DeviceChangeId"]: e for e in trail}
     assert set(by_device) == {ids[1], ids[3], None}
     assert by_device[ids[1]]["Step"] == "retry" and by_device[ids[1]]["Status"] == "Queued"
-    assert by_device[ids[1]]["Actor"] == "operator"
+    assert by_device[ids[1]]["Actor"] == "ops@example.test"  # who asked
     assert (
         by_device[ids[1]]["Message"]
         == "retry requested by ops@example.test (it had failed: TIMEOUT)"

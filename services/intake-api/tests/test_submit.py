@@ -167,7 +167,7 @@ async def test_unknown_change_type_is_a_problem_naming_the_supported_ones(api, f
 async def test_missing_tenant_header_is_401_problem(api):
     answer = await api.post("/api/v1/bulk-changes", json={})
     assert answer.status_code == 401
-    assert answer.json()["title"] == "Tenant not identified"
+    assert answer.json()["title"] == "Authentication required"
 
 
 async def test_malformed_body_is_422_problem_with_errors(api, fleet):

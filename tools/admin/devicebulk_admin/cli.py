@@ -27,6 +27,7 @@ from devicebulk_admin import (
     callbacks,
     catalogue_cli,
     demo,
+    dev_token,
     devices,
     inventory,
     maintenance_cli,
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     COMMANDS.update(catalogue_cli.add_parsers(sub, common, _positive))
     COMMANDS.update(maintenance_cli.add_parsers(sub, common, _positive))
+    dev_token.add_parser(sub, _positive)
     return parser
 
 
@@ -289,6 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "new-credentials-key":
         print(new_key())
+        return 0
+    if args.command == dev_token.COMMAND:
+        try:
+            print(dev_token.run(args))
+        except (AdminError, OSError) as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 1
         return 0
     _quiet_logging()
     try:

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> None:
         ports=Ports(),
         log_format="console",
         workers=args.workers,
+        auth_mode="jwt",
     )
     print(f"database {make_url(config.database_url).database}: fresh demo database")
     asyncio.run(recreate_database(config.database_url))
@@ -100,7 +101,15 @@ def run(args: argparse.Namespace) -> None:
             config.callbacks_url,
         )
         stack.start_services()
-        STATE.write_text(json.dumps({"intake": config.intake_url, "mail": str(config.mail_dir)}))
+        STATE.write_text(
+            json.dumps(
+                {
+                    "intake": config.intake_url,
+                    "mail": str(config.mail_dir),
+                    "jwt_dir": str(config.jwt_dir),
+                }
+            )
+        )
         print_banner(config)
         while not stopping:
             stack.check_alive()
@@ -132,14 +141,15 @@ def print_banner(config: StackConfig) -> None:
         f"""
 devicebulk is running.
   API docs:          {config.intake_url}/docs
+  token issuer:      {config.jwks_url} (keys in {config.jwt_dir})
   ThingSpace sim:    {config.sim_url}/_sim/stats
   emails land in:    {config.mail_dir}
   logs:              {config.var_dir / "logs"}
 
-Try it:
+Try it (a bearer token for tenant {DEMO_TENANT}, valid an hour, every scope):
+  TOKEN=$(.venv/bin/devicebulk-admin dev-token --tenant {DEMO_TENANT} --email you@example.com)
   curl -s -X POST {config.intake_url}/api/v1/bulk-changes \\
-    -H 'Content-Type: application/json' -H 'X-Tenant-Id: {DEMO_TENANT}' \\
-    -H 'X-User-Email: you@example.com' \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
     -d '{body}'
 
 or, in another terminal: make demo   (1,000 activations with a progress bar)
@@ -156,7 +166,22 @@ def demo(args: argparse.Namespace) -> None:
     iccids = (VAR / "demo-iccids.txt").read_text().split()[: args.devices]
     mail_dir = Path(state["mail"])
     mails_before = set(mail_dir.glob("*.eml"))
-    headers = {"X-Tenant-Id": str(DEMO_TENANT), "X-User-Email": "demo@devicebulk.local"}
+    token = subprocess.run(  # noqa: S603 (our own console script)
+        [
+            str(BIN / "devicebulk-admin"),
+            "dev-token",
+            "--tenant",
+            str(DEMO_TENANT),
+            "--email",
+            "demo@devicebulk.local",
+            "--key-dir",
+            state["jwt_dir"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=state["intake"], timeout=60) as api:
         start = time.monotonic()
         answer = api.post(

@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+# The local token issuer of `devicebulk-admin dev-token` (its defaults: keep them the same).
+DEV_ISSUER = "devicebulk-dev"
+DEV_AUDIENCE = "devicebulk-intake"
 
 
 def free_port() -> int:
@@ -32,10 +35,11 @@ class Ports:
     notifier_health: int = 8084
     smtp: int = 1025
     callbacks_internal: int = 8083
+    jwks: int = 8086
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in range(8)))
 
 
 @dataclass
@@ -53,6 +57,10 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # The simulator's fault draws: a seed makes a test's faults repeatable.
     sim_random_seed: int | None = None
+    # How the intake knows its callers. "jwt": bearer tokens from a local issuer (the key that
+    # `devicebulk-admin dev-token` makes under var_dir/dev-jwt, its JWKS served by
+    # devicebulk_devstack.jwks_server); "dev": X-Tenant-Id / X-User-Email headers, unverified.
+    auth_mode: str = "dev"
 
     @property
     def sim_url(self) -> str:
@@ -69,6 +77,24 @@ class StackConfig:
     @property
     def mail_dir(self) -> Path:
         return self.var_dir / "mail"
+
+    @property
+    def jwt_dir(self) -> Path:
+        return self.var_dir / "dev-jwt"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.jwks}/jwks.json"
+
+    def auth_env(self) -> dict[str, str]:
+        if self.auth_mode != "jwt":
+            return {"AUTH_MODE": "dev"}
+        return {
+            "AUTH_MODE": "jwt",
+            "AUTH_ISSUER": DEV_ISSUER,
+            "AUTH_AUDIENCE": DEV_AUDIENCE,
+            "AUTH_JWKS_URL": self.jwks_url,
+        }
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -91,6 +117,7 @@ class StackConfig:
             RELAY_POLL_INTERVAL_S="1.0",
             CALLBACKS_SWEEP_INTERVAL_S="2.0",
         )
+        env.update(self.auth_env())
         env.update(self.extra_env)
         return env
 
@@ -156,8 +183,39 @@ class Stack:
         wait_http(f"{self.config.sim_url}/_sim/health", self)
         wait_port(ports.smtp, self)
 
+    def dev_token(self, tenant: int, *, scope: str | None = None, email: str | None = None) -> str:
+        """A bearer token for the intake (``jwt`` mode), from `devicebulk-admin dev-token`."""
+        argv = [str(BIN / "devicebulk-admin"), "dev-token", "--tenant", str(tenant)]
+        argv += ["--key-dir", str(self.config.jwt_dir)]
+        argv += [*(["--scope", scope] if scope else []), *(["--email", email] if email else [])]
+        made = subprocess.run(  # noqa: S603 (our own console script)
+            argv, env=self.config.env(), capture_output=True, text=True, timeout=60
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"dev-token failed: {made.stderr}")
+        return made.stdout.strip()
+
+    def start_token_issuer(self) -> None:
+        """The local issuer's key (made once) and its JWKS, served on a port of its own."""
+        self.dev_token(1)  # makes the key and jwks.json on first use
+        self._spawn(
+            "jwks-server",
+            [
+                sys.executable,
+                "-m",
+                "devicebulk_devstack.jwks_server",
+                "--port",
+                str(self.config.ports.jwks),
+                "--file",
+                str(self.config.jwt_dir / "jwks.json"),
+            ],
+        )
+        wait_http(self.config.jwks_url, self)
+
     def start_services(self) -> None:
         ports = self.config.ports
+        if self.config.auth_mode == "jwt":
+            self.start_token_issuer()
         self._spawn("relay", [str(BIN / "devicebulk-relay")])
         self._spawn("intake-api", [str(BIN / "devicebulk-intake-api")])
         self._spawn("callback-receiver", [str(BIN / "devicebulk-callback-receiver")])

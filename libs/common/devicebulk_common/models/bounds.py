@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from sqlalchemy import String
 
-from devicebulk_common.models.changes import BulkChange, DeviceChange
+from devicebulk_common.models.changes import BulkChange, DeviceChange, DeviceChangeLog
 from devicebulk_common.models.inventory import (
     CarrierRatePlan,
     Device,
@@ -44,6 +44,8 @@ USERNAME_MAX = min(column_length(Device.username), 50)  # ThingSpace's custom fi
 COST_CENTER_MAX = column_length(Device.cost_center)
 DEVICE_KEY_MAX = column_length(DeviceChange.iccid)
 USER_EMAIL_MAX = column_length(BulkChange.created_by)
+# Who did a step: a bearer token's subject, stored as created_by and as the audit's actor.
+ACTOR_MAX = min(column_length(BulkChange.created_by), column_length(DeviceChangeLog.actor))
 IDEMPOTENCY_KEY_MAX = column_length(BulkChange.idempotency_key)
 
 # ---- formats -------------------------------------------------------------------------------------

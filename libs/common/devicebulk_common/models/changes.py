@@ -109,7 +109,7 @@ class DeviceChangeLog(Base):
     bulk_change_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     device_change_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     step: Mapped[str] = mapped_column(String(60))
-    actor: Mapped[str] = mapped_column(String(60))
+    actor: Mapped[str] = mapped_column(String(320))
     status: Mapped[str | None] = mapped_column(String(20))
     message: Mapped[str | None] = mapped_column(Text)
     http_method: Mapped[str | None] = mapped_column(String(10))

@@ -297,7 +297,7 @@ rows by line number (the header is line 1); nothing is stored. A row that reads 
 rule is judged like the same device sent as JSON. `Idempotency-Key` works as for JSON.
 
 ```
-curl -X POST .../api/v1/bulk-changes/csv -H 'Content-Type: text/csv' -H 'X-Tenant-Id: 1' \\
+curl -X POST .../api/v1/bulk-changes/csv -H 'Content-Type: text/csv' -H "Authorization: Bearer $TOKEN" \\
   -H 'X-Bulk-Change: {"ServiceProviderId": 4, "ChangeType": 3, "StatusUpdate": {"TargetStatus": "Suspend"}}' \\
   --data-binary @devices.csv
 ```

@@ -21,7 +21,7 @@ from devicebulk_intake.errors import (
     responses,
 )
 from devicebulk_intake.operator.cursors import decode_device_cursor
-from devicebulk_intake.tenancy import CurrentTenant
+from devicebulk_intake.tenancy import ReadCaller
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
@@ -38,9 +38,9 @@ Session = Annotated[AsyncSession, Depends(get_session)]
     responses=responses(Unauthenticated, NotFound),
 )
 async def get_bulk_change(
-    bulk_change_id: uuid.UUID, tenant: CurrentTenant, session: Session
+    bulk_change_id: uuid.UUID, caller: ReadCaller, session: Session
 ) -> BulkChangeView:
-    return await queries.bulk_change_view(session, tenant.id, bulk_change_id)
+    return await queries.bulk_change_view(session, caller.tenant.id, bulk_change_id)
 
 
 @router.get(
@@ -54,7 +54,7 @@ async def get_bulk_change(
 )
 async def list_device_changes(
     bulk_change_id: uuid.UUID,
-    tenant: CurrentTenant,
+    caller: ReadCaller,
     session: Session,
     status_filter: Annotated[
         DeviceChangeStatus | None, Query(alias="status", description="Only this status.")
@@ -75,7 +75,7 @@ async def list_device_changes(
     after = None if cursor is None else decode_device_cursor(cursor)
     return await queries.device_changes_page(
         session,
-        tenant.id,
+        caller.tenant.id,
         bulk_change_id,
         status=status_filter,
         iccid=iccid,

@@ -74,7 +74,10 @@ async def submit(
     max_devices: int,
     idempotency_key: str | None = None,
     quota: Quota | None = None,
+    notify_email: str | None = None,
 ) -> Submitted:
+    """``user`` is who submits (``created_by`` and the audit's actor: a token's subject);
+    ``notify_email`` where the report goes (None: the tenant's notification address)."""
     as_stored = stored_request(request)
     if idempotency_key is not None:
         first = await idempotency.find(session, tenant.id, idempotency_key)
@@ -98,6 +101,7 @@ async def submit(
         change_type=change_type,
         request=as_stored,
         user=user,
+        notify_email=notify_email,
         idempotency_key=idempotency_key,
         verdicts=verdicts,
         error_reason=error_reason,
@@ -107,7 +111,9 @@ async def submit(
         first = await idempotency.find(session, tenant.id, idempotency_key)
         assert first is not None
         return Submitted(await idempotency.replay(session, first, as_stored), replayed=True)
-    answer = await store.store_devices(session, bulk_id, verdicts, error_reason=error_reason)
+    answer = await store.store_devices(
+        session, bulk_id, verdicts, error_reason=error_reason, actor=user or store.INTAKE
+    )
     return Submitted(answer, replayed=False)
 
 

@@ -21,6 +21,8 @@ from devicebulk_common.wire import BulkChangeAccepted
 from devicebulk_intake.bulk_changes.validation import Verdict
 
 WRITES_DISABLED = "WritesDisabled"
+# The audit's actor for a step the intake records when the caller named no one.
+INTAKE = "intake-api"
 
 _DEVICE_COLUMNS = (
     "bulk_change_id",
@@ -44,6 +46,7 @@ async def insert_bulk_change(
     change_type: c.ChangeType,
     request: dict[str, Any],
     user: str | None,
+    notify_email: str | None,
     idempotency_key: str | None,
     verdicts: Sequence[Verdict],
     error_reason: str | None,
@@ -61,7 +64,7 @@ async def insert_bulk_change(
             status=(c.BulkChangeStatus.ERROR if error_reason else c.BulkChangeStatus.NEW).value,
             request=request,
             created_by=user,
-            notify_email=user,
+            notify_email=notify_email,
             idempotency_key=idempotency_key,
             device_count=len(verdicts),
             remaining_count=0 if error_reason else passed,
@@ -82,6 +85,7 @@ async def store_devices(
     verdicts: Sequence[Verdict],
     *,
     error_reason: str | None,
+    actor: str,
 ) -> BulkChangeAccepted:
     """One row per device, and the bulk change started. With ``error_reason`` the bulk change
     cannot run (it was stored as ``ERROR``): its valid devices are ``Cancelled`` with that
@@ -96,7 +100,7 @@ async def store_devices(
             bulk_change_id=bulk_id,
             device_change_id=None,
             step="intake:cannot_run",
-            actor="intake-api",
+            actor=actor,
             status=c.BulkChangeStatus.ERROR.value,
             message=f"{error_reason}; {passed} valid device(s) cancelled, nothing sent",
         )

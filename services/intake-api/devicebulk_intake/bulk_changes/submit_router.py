@@ -29,7 +29,7 @@ from devicebulk_intake.errors import (
     UnsupportedChangeType,
     UnsupportedMediaType,
 )
-from devicebulk_intake.tenancy import CurrentTenant, CurrentUser
+from devicebulk_intake.tenancy import Caller, WriteCaller
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
@@ -61,8 +61,7 @@ _SUBMIT_ERRORS = problem_responses(
 async def _submit(
     request: Request,
     response: Response,
-    tenant: CurrentTenant,
-    user: str | None,
+    caller: Caller,
     body: BulkChangeRequest,
     idempotency_key: str | None,
 ) -> BulkChangeAccepted:
@@ -70,11 +69,12 @@ async def _submit(
     async with unit_of_work(request.app.state.sessionmaker) as session:
         submitted = await service.submit(
             session,
-            tenant,
-            user,
+            caller.tenant,
+            caller.subject,
             body,
             max_devices=settings.intake_max_devices,
             idempotency_key=idempotency_key,
+            notify_email=caller.email,
             quota=service.Quota(
                 submits_per_minute=settings.intake_tenant_submits_per_minute,
                 max_devices_in_flight=settings.intake_tenant_max_devices_in_flight,
@@ -108,12 +108,11 @@ async def _submit(
 async def submit_bulk_change(
     request: Request,
     response: Response,
-    tenant: CurrentTenant,
-    user: CurrentUser,
+    caller: WriteCaller,
     body: Annotated[BulkChangeRequest, Body(openapi_examples=SUBMIT_EXAMPLES)],
     idempotency_key: IdempotencyKey = None,
 ) -> BulkChangeAccepted:
-    return await _submit(request, response, tenant, user, body, idempotency_key)
+    return await _submit(request, response, caller, body, idempotency_key)
 
 
 @router.post(
@@ -128,14 +127,14 @@ async def submit_bulk_change(
 )
 async def validate_bulk_change(
     request: Request,
-    tenant: CurrentTenant,
+    caller: WriteCaller,
     body: Annotated[BulkChangeRequest, Body(openapi_examples=SUBMIT_EXAMPLES)],
 ) -> ValidationReport:
     async with request.app.state.sessionmaker() as session:
         try:
             return await service.dry_run(
                 session,
-                tenant,
+                caller.tenant,
                 body,
                 max_devices=request.app.state.settings.intake_max_devices,
             )
@@ -170,8 +169,7 @@ async def validate_bulk_change(
 async def submit_bulk_change_csv(
     request: Request,
     response: Response,
-    tenant: CurrentTenant,
-    user: CurrentUser,
+    caller: WriteCaller,
     x_bulk_change: Annotated[
         str | None,
         Header(
@@ -194,4 +192,4 @@ async def submit_bulk_change_csv(
         csv_upload.check_size(int(length), max_devices=max_devices)
     upload = await csv_upload.read_upload(request.stream(), max_devices=max_devices)
     body = csv_upload.request_from_upload(upload, x_bulk_change, max_devices=max_devices)
-    return await _submit(request, response, tenant, user, body, idempotency_key)
+    return await _submit(request, response, caller, body, idempotency_key)

@@ -25,7 +25,6 @@ from devicebulk_common.outbox.relay import notify_outbox
 from devicebulk_intake.errors import AlreadyFinished, NoFailedDevices, NotFinished, NotFound
 from devicebulk_intake.operator.schemas import CancelResult, RetryAccepted
 
-ACTOR = "operator"
 FINISHED = frozenset({c.BulkChangeStatus.PROCESSED.value, c.BulkChangeStatus.ERROR.value})
 RUNNING = (c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value)
 
@@ -85,13 +84,10 @@ _CANCEL = text(
 )
 
 
-def _who(user: str | None) -> str:
-    return user or "an operator who sent no X-User-Email"
-
-
 async def retry_failed(
-    session: AsyncSession, tenant_id: int, bulk_id: uuid.UUID, user: str | None
+    session: AsyncSession, tenant_id: int, bulk_id: uuid.UUID, actor: str
 ) -> RetryAccepted:
+    """``actor``: who asks (a token's subject), recorded on every audit row it writes."""
     # The row lock serialises retries of one bulk change (a second one finds it PROCESSING).
     bulk = (
         await session.execute(
@@ -110,7 +106,7 @@ async def retry_failed(
     requeued = (
         await session.execute(
             _REQUEUE_FAILED,
-            {"bulk_id": bulk_id, "actor": ACTOR, "message": f"retry requested by {_who(user)}"},
+            {"bulk_id": bulk_id, "actor": actor, "message": f"retry requested by {actor}"},
         )
     ).scalar_one()
     if requeued == 0:
@@ -130,9 +126,9 @@ async def retry_failed(
         bulk_change_id=bulk_id,
         device_change_id=None,
         step="retry",
-        actor=ACTOR,
+        actor=actor,
         status=c.BulkChangeStatus.PROCESSING.value,
-        message=f"retry requested by {_who(user)}: {requeued} failed device changes queued again"
+        message=f"retry requested by {actor}: {requeued} failed device changes queued again"
         + (f" (it had ended in error: {bulk.error_reason})" if bulk.error_reason else ""),
     )
     await notify_outbox(session)
@@ -142,8 +138,9 @@ async def retry_failed(
 
 
 async def cancel_pending(
-    session: AsyncSession, tenant_id: int, bulk_id: uuid.UUID, user: str | None
+    session: AsyncSession, tenant_id: int, bulk_id: uuid.UUID, actor: str
 ) -> CancelResult:
+    """``actor``: who asks (a token's subject), recorded on every audit row it writes."""
     status = await session.scalar(
         select(BulkChange.status).where(BulkChange.id == bulk_id, BulkChange.tenant_id == tenant_id)
     )
@@ -151,9 +148,9 @@ async def cancel_pending(
         raise NotFound(f"Bulk change {bulk_id} does not exist.")
     if status in FINISHED:
         raise AlreadyFinished(f"Bulk change {bulk_id} is {status}: nothing left to cancel.")
-    message = f"cancelled by {_who(user)}"
+    message = f"cancelled by {actor}"
     cancelled = (
-        await session.execute(_CANCEL, {"bulk_id": bulk_id, "actor": ACTOR, "message": message})
+        await session.execute(_CANCEL, {"bulk_id": bulk_id, "actor": actor, "message": message})
     ).scalar_one()
     if cancelled:
         await count_terminal(session, bulk_id, cancelled)
@@ -172,9 +169,9 @@ async def cancel_pending(
         bulk_change_id=bulk_id,
         device_change_id=None,
         step="cancel",
-        actor=ACTOR,
+        actor=actor,
         status=status,
-        message=f"cancel requested by {_who(user)}: {cancelled} device changes cancelled, "
+        message=f"cancel requested by {actor}: {cancelled} device changes cancelled, "
         f"{running} already with the carrier left to finish",
     )
     return CancelResult(

@@ -34,7 +34,7 @@ from devicebulk_intake.operator.schemas import (
     CancelResult,
     RetryAccepted,
 )
-from devicebulk_intake.tenancy import CurrentTenant, CurrentUser
+from devicebulk_intake.tenancy import OperateCaller, ReadCaller
 
 router = APIRouter(prefix="/api/v1/bulk-changes", tags=["bulk changes"])
 
@@ -65,7 +65,7 @@ def bulk_change_filters(
         bounds.CleanText | None,
         Query(
             max_length=bounds.USER_EMAIL_MAX,
-            description="Only those created by this e-mail (any case).",
+            description="Only those created by this caller: the token's subject (any case).",
         ),
     ] = None,
     created_from: Annotated[
@@ -99,14 +99,16 @@ def bulk_change_filters(
     responses=responses(Unauthenticated, InvalidCursor),
 )
 async def list_bulk_changes(
-    tenant: CurrentTenant,
+    caller: ReadCaller,
     session: Session,
     filters: Annotated[queries.BulkChangeFilters, Depends(bulk_change_filters)],
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Bulk changes a page.")] = 50,
 ) -> BulkChangePage:
     after = CreatedCursor.decode(cursor) if cursor is not None else None
-    return await queries.bulk_changes_page(session, tenant.id, filters, after=after, limit=limit)
+    return await queries.bulk_changes_page(
+        session, caller.tenant.id, filters, after=after, limit=limit
+    )
 
 
 @router.get(
@@ -120,13 +122,15 @@ async def list_bulk_changes(
 )
 async def bulk_change_audit(
     bulk_change_id: uuid.UUID,
-    tenant: CurrentTenant,
+    caller: ReadCaller,
     session: Session,
     cursor: Cursor = None,
     limit: AuditLimit = 50,
 ) -> AuditPage:
     after = decode_after(cursor) if cursor is not None else None
-    return await queries.audit_page(session, tenant.id, bulk_change_id, after=after, limit=limit)
+    return await queries.audit_page(
+        session, caller.tenant.id, bulk_change_id, after=after, limit=limit
+    )
 
 
 @router.get(
@@ -141,7 +145,7 @@ async def bulk_change_audit(
 async def device_change_audit(
     bulk_change_id: uuid.UUID,
     device_change_id: int,
-    tenant: CurrentTenant,
+    caller: ReadCaller,
     session: Session,
     cursor: Cursor = None,
     limit: AuditLimit = 50,
@@ -149,7 +153,7 @@ async def device_change_audit(
     after = decode_after(cursor) if cursor is not None else None
     return await queries.audit_page(
         session,
-        tenant.id,
+        caller.tenant.id,
         bulk_change_id,
         device_change_id=device_change_id,
         after=after,
@@ -177,9 +181,9 @@ _CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=_CSV_RESPONSE | responses(Unauthenticated, NotFound),
 )
 async def bulk_change_results_csv(
-    request: Request, bulk_change_id: uuid.UUID, tenant: CurrentTenant, session: Session
+    request: Request, bulk_change_id: uuid.UUID, caller: ReadCaller, session: Session
 ) -> StreamingResponse:
-    await get_bulk_change(session, tenant.id, bulk_change_id)
+    await get_bulk_change(session, caller.tenant.id, bulk_change_id)
     return StreamingResponse(
         stream_results(request.app.state.sessionmaker, bulk_change_id),
         media_type="text/csv; charset=utf-8",
@@ -201,13 +205,15 @@ async def bulk_change_results_csv(
     responses=responses(Unauthenticated, NotFound, InvalidState),
 )
 async def retry_failed_devices(
-    request: Request, bulk_change_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser
+    request: Request, bulk_change_id: uuid.UUID, caller: OperateCaller
 ) -> RetryAccepted:
     with bound(bulk_change_id=str(bulk_change_id)):
         async with unit_of_work(request.app.state.sessionmaker) as session:
-            accepted = await actions.retry_failed(session, tenant.id, bulk_change_id, user)
+            accepted = await actions.retry_failed(
+                session, caller.tenant.id, bulk_change_id, caller.actor
+            )
         request.app.state.log.info(
-            "failed devices requeued", requeued=accepted.RequeuedCount, user=user
+            "failed devices requeued", requeued=accepted.RequeuedCount, user=caller.subject
         )
     return accepted
 
@@ -224,15 +230,17 @@ async def retry_failed_devices(
     responses=responses(Unauthenticated, NotFound, InvalidState),
 )
 async def cancel_bulk_change(
-    request: Request, bulk_change_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser
+    request: Request, bulk_change_id: uuid.UUID, caller: OperateCaller
 ) -> CancelResult:
     with bound(bulk_change_id=str(bulk_change_id)):
         async with unit_of_work(request.app.state.sessionmaker) as session:
-            result = await actions.cancel_pending(session, tenant.id, bulk_change_id, user)
+            result = await actions.cancel_pending(
+                session, caller.tenant.id, bulk_change_id, caller.actor
+            )
         request.app.state.log.info(
             "bulk change cancelled",
             cancelled=result.CancelledCount,
             still_running=result.StillRunningCount,
-            user=user,
+            user=caller.subject,
         )
     return result
