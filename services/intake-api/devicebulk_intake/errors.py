@@ -158,7 +158,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 413:  # the body bound (devicebulk_intake.body_limit)
+        if exc.status_code == 413:  # the same problem type as the body guard's 413
             return problem_response(
                 413, "body-too-large", "Request body too large", str(exc.detail), request
             )
@@ -223,6 +223,8 @@ class InvalidCsv(ProblemError):
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _ALWAYS = {
     "400": "Malformed request (the body is not JSON, or nested too deeply)",
+    "408": "Request body too slow (`body-too-slow`: not all there `INTAKE_BODY_TIMEOUT_S` after "
+    "the request began)",
     "413": "Request body too large (`body-too-large`)",
     "422": "Invalid request (`invalid-request`, with `errors`)",
 }
@@ -232,7 +234,7 @@ def document_problems(app: FastAPI) -> None:
     """Rewrite the generated OpenAPI so that every 4xx and 5xx answer is documented as what
     it is: an RFC 9457 problem under ``application/problem+json`` (FastAPI's own 422 says
     ``application/json``), and every route that reads a body or parameters documents the
-    malformed-body 400, the body bound's 413 and the 422."""
+    malformed-body 400, the body guard's 408 and 413, and the 422."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -246,7 +248,7 @@ def document_problems(app: FastAPI) -> None:
                 answers = operation.setdefault("responses", {})
                 reads = "requestBody" in operation or operation.get("parameters")
                 if "requestBody" in operation:
-                    for status in ("400", "413"):
+                    for status in ("400", "408", "413"):
                         answers.setdefault(status, {"description": _ALWAYS[status]})
                 if reads:
                     answers.setdefault("422", {"description": _ALWAYS["422"]})
