@@ -68,6 +68,17 @@ def create_fleet(stack: Stack) -> Fleet:
         f"{stack.config.sim_url}/api",
         env=creds,
     )
+    # The plan the fleet's devices carry and activations name, in the provider's catalogue.
+    admin(
+        stack,
+        "create-carrier-rate-plan",
+        "--provider",
+        str(fleet.provider_id),
+        "--code",
+        Spec.plan,
+        "--name",
+        "4G",
+    )
     admin(
         stack,
         "register-callback",

@@ -115,6 +115,17 @@ async def test_activation_of_200_devices_with_5_already_active_all_succeed(
         f"{stack.config.sim_url}/api",
         env=CREDS,
     )
+    # The plan the activation names, in the provider's catalogue.
+    admin(
+        stack,
+        "create-carrier-rate-plan",
+        "--provider",
+        str(provider_id),
+        "--code",
+        "M2M_4G",
+        "--name",
+        "4G",
+    )
     csv_path = write_devices_csv(
         tmp_path / "devices.csv",
         [

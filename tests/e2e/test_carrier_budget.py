@@ -75,6 +75,17 @@ def provision(stack: Stack, tmp_path, n: int, *, rate_limit: int | None = None) 
         *limit,
         env=creds,
     )
+    # The plan the activation names, in the provider's catalogue.
+    admin(
+        stack,
+        "create-carrier-rate-plan",
+        "--provider",
+        str(provider_id),
+        "--code",
+        "M2M_4G",
+        "--name",
+        "4G",
+    )
     csv_path = write_devices_csv(
         tmp_path / f"{account}.csv",
         [

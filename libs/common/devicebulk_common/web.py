@@ -68,12 +68,19 @@ class BodyGuard:
     ``Connection: close``). The size is checked against ``Content-Length`` before anything is
     read and again on every chunk (chunked bodies declare nothing), so no more than
     ``max_bytes`` plus one chunk is ever held. Once it has answered, the app sees the client
-    gone (``http.disconnect``) and whatever the app still sends is dropped."""
+    gone (``http.disconnect``) and whatever the app still sends is dropped.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout_s: float) -> None:
+    ``problem_base``: the app's problem type URI prefix; the answers are then typed
+    ``{problem_base}body-too-large`` and ``{problem_base}body-too-slow`` (``about:blank``
+    without it)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, timeout_s: float, problem_base: str | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
+        self.problem_base = problem_base
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +88,7 @@ class BodyGuard:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await _answer(send, 413, "Too large", self._too_large())
+            await self.refuse(send, 413)
             return
         guarded = _GuardedCycle(self, receive, send)
         try:
@@ -91,8 +98,19 @@ class BodyGuard:
                 raise
             # The app failed on the body we cut off; the client has its answer already.
 
-    def _too_large(self) -> str:
-        return f"The body is larger than {self.max_bytes} bytes."
+    async def refuse(self, send: Send, status: int) -> None:
+        """The answer for a body too large (413) or too slow (408)."""
+        slug, title, detail = (
+            (
+                "body-too-large",
+                "Request body too large",
+                f"The body is larger than {self.max_bytes} bytes.",
+            )
+            if status == 413
+            else ("body-too-slow", "Request body too slow", "The body did not arrive in time.")
+        )
+        problem_type = "about:blank" if self.problem_base is None else self.problem_base + slug
+        await _answer(send, status, title, detail, problem_type)
 
 
 class _GuardedCycle:
@@ -115,12 +133,12 @@ class _GuardedCycle:
             async with asyncio.timeout(self._deadline - time.monotonic()):
                 message = await self._receive()
         except TimeoutError:
-            await self._refuse(408, "Too slow", "The body did not arrive in time.")
+            await self._refuse(408)
             return {"type": "http.disconnect"}
         if message["type"] == "http.request":
             self._received += len(message.get("body", b""))
             if self._received > self._guard.max_bytes:
-                await self._refuse(413, "Too large", self._guard._too_large())
+                await self._refuse(413)
                 return {"type": "http.disconnect"}
             self._complete = not message.get("more_body", False)
         return message
@@ -132,11 +150,11 @@ class _GuardedCycle:
             self._started = True
         await self._send(message)
 
-    async def _refuse(self, status: int, title: str, detail: str) -> None:
+    async def _refuse(self, status: int) -> None:
         log.info("request body refused", status=status, received=self._received)
         if not self._started:
             self.answered = True
-            await _answer(self._send, status, title, detail)
+            await self._guard.refuse(self._send, status)
         # An answer under way cannot be replaced: the app sees the client gone instead.
         self.answered = True
 
@@ -151,9 +169,9 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _answer(send: Send, status: int, title: str, detail: str) -> None:
+async def _answer(send: Send, status: int, title: str, detail: str, problem_type: str) -> None:
     body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        {"type": problem_type, "title": title, "status": status, "detail": detail}
     ).encode()
     await send(
         {

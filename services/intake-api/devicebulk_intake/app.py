@@ -9,10 +9,9 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_common.web import health_router
+from devicebulk_common.web import BodyGuard, health_router
 from devicebulk_intake import errors
 from devicebulk_intake.auth import caller as auth
-from devicebulk_intake.body_limit import BodyLimit
 from devicebulk_intake.bulk_changes.router import router as bulk_changes_router
 from devicebulk_intake.bulk_changes.submit_router import router as submit_router
 from devicebulk_intake.operator.router import router as operator_router
@@ -70,10 +69,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(bulk_changes_router)
     app.include_router(operator_router)
 
-    # Inside ``observe`` (added after it, so outer to this), so that the bound's error reaches
-    # the route's body reading as itself, not wrapped by that middleware's task group.
-    app.add_middleware(BodyLimit, max_bytes=settings.body_limit)
-
     @app.middleware("http")
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -90,4 +85,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
         return response
 
+    # The one body guard (the kit's), added last so that it is the outermost middleware: a
+    # body past the bound (declared or chunked) or too slow is answered 413/408 while it
+    # streams, before anything inside reads it, whether the app runs under uvicorn
+    # (`devicebulk-intake-api`) or is called directly (the tests' ASGITransport).
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.body_limit,
+        timeout_s=settings.intake_body_timeout_s,
+        problem_base=errors.PROBLEM_BASE,
+    )
     return app

@@ -209,7 +209,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 413:  # the body bound (devicebulk_intake.body_limit)
+        if exc.status_code == 413:  # the same problem type as the body guard's 413
             return problem_response(
                 413, "body-too-large", "Request body too large", str(exc.detail), request
             )
@@ -274,6 +274,8 @@ class InvalidCsv(ProblemError):
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _ALWAYS = {
     "400": "Malformed request (the body is not JSON, or nested too deeply)",
+    "408": "Request body too slow (`body-too-slow`: not all there `INTAKE_BODY_TIMEOUT_S` after "
+    "the request began)",
     "413": "Request body too large (`body-too-large`)",
     "422": "Invalid request (`invalid-request`, with `errors`)",
     "401": "No bearer token (`unauthenticated`), or one that is refused (`invalid-token`: "
@@ -290,8 +292,8 @@ def document_problems(app: FastAPI) -> None:
     """Rewrite the generated OpenAPI so that every 4xx and 5xx answer is documented as what
     it is: an RFC 9457 problem under ``application/problem+json`` (FastAPI's own 422 says
     ``application/json``), and every route that reads a body or parameters documents the
-    malformed-body 400, the body bound's 413 and the 422, and every route that needs a bearer
-    token its 401, 403 and 503."""
+    malformed-body 400, the body guard's 408 and 413, and the 422, and every route that needs
+    a bearer token its 401, 403 and 503."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -308,7 +310,7 @@ def document_problems(app: FastAPI) -> None:
                     for status in ("401", "403", "503"):
                         answers.setdefault(status, {"description": _ALWAYS[status]})
                 if "requestBody" in operation:
-                    for status in ("400", "413"):
+                    for status in ("400", "408", "413"):
                         answers.setdefault(status, {"description": _ALWAYS[status]})
                 if reads:
                     answers.setdefault("422", {"description": _ALWAYS["422"]})

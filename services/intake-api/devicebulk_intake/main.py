@@ -1,9 +1,9 @@
 """`devicebulk-intake-api`: serve the intake API with uvicorn.
 
 Every connection is bounded by the kit (``devicebulk_common.web``): a deadline and a size cap
-for each request's head (uvicorn has none of its own), a body cap sized to the device limit and
-checked while the body streams, a deadline for the whole body, ``limit_concurrency`` as the
-connection cap and a short keep-alive.
+for each request's head (uvicorn has none of its own), ``limit_concurrency`` as the connection
+cap and a short keep-alive. The body cap (sized to the device limit, checked while the body
+streams) and the body's deadline are the kit's ``BodyGuard``, inside the app (``app.py``).
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ import uvicorn
 from pydantic import ValidationError
 
 from devicebulk_common.logging import configure_logging
-from devicebulk_common.web import BodyGuard, server_config
+from devicebulk_common.web import server_config
 from devicebulk_intake.app import create_app
 from devicebulk_intake.settings import IntakeSettings
 
 
 def build(settings: IntakeSettings) -> uvicorn.Server:
-    app = BodyGuard(
-        create_app(settings),
-        max_bytes=settings.body_limit,
-        timeout_s=settings.intake_body_timeout_s,
-    )
     return uvicorn.Server(
         server_config(
-            app,
+            create_app(settings),
             host=settings.intake_host,
             port=settings.intake_port,
             max_connections=settings.intake_max_connections,

@@ -95,6 +95,7 @@ async def test_the_status_update_sample_device_fails_for_want_of_a_zip_code(
 async def proposed_tenant(factory, sessionmaker, credentials_key):
     tenant = await factory.tenant()
     await ensure_provider(sessionmaker, 1, credentials_key)
+    await ensure_carrier_plan(sessionmaker, 1, "M2M_4G")
     return tenant
 
 

@@ -4,7 +4,7 @@ for each rule, a device that passes and one that fails."""
 from __future__ import annotations
 
 import pytest
-from intake_helpers import set_device, submit_and_read
+from intake_helpers import carrier_plan, ensure_carrier_plan, set_device, submit_and_read
 
 from devicebulk_common.contracts import DeviceStatus
 
@@ -32,9 +32,16 @@ def status_update(devices, provider, target, **thingspace):
     return body
 
 
+# The plans these tests activate with, in each provider's catalogue.
+PLANS = ("M2M_4G", "M2M_LTE", "P")
+
+
 @pytest.fixture
 async def account(factory):
-    return await factory.tenant(), await factory.provider()
+    tenant, provider = await factory.tenant(), await factory.provider()
+    for plan in PLANS:
+        await ensure_carrier_plan(factory.sessionmaker, provider.id, plan)
+    return tenant, provider
 
 
 @pytest.mark.parametrize(
@@ -222,3 +229,65 @@ async def test_a_request_without_its_payload_is_a_422_problem(api, factory, acco
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert detail in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("case", ["unknown", "inactive", "other provider's"])
+async def test_an_activation_with_a_plan_not_active_in_the_providers_catalogue_is_refused(
+    api, sessionmaker, factory, account, case
+):
+    tenant, provider = account
+    devices = await factory.devices(tenant, provider, 2)
+    if case == "unknown":
+        plan, reason = "NO_SUCH_PLAN", "does not exist for service provider"
+    elif case == "inactive":
+        plan, reason = await carrier_plan(sessionmaker, provider.id, active=False), "not active"
+    else:
+        other = await factory.provider()
+        plan, reason = await carrier_plan(sessionmaker, other.id), "does not exist"
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update(devices, provider, "Active", ServicePlan=plan, ZipCode="92127"),
+    )
+    assert {r.status for r in rows.values()} == {"ValidationFailed"}
+    assert all(
+        r.validation_error.startswith(f"carrier rate plan {plan!r}")
+        and reason in r.validation_error
+        for r in rows.values()
+    )
+
+
+async def test_an_activation_with_a_known_active_plan_goes_ahead(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    plan = await carrier_plan(sessionmaker, provider.id)
+    devices = await factory.devices(tenant, provider, 2)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update(devices, provider, "Active", ServicePlan=plan, ZipCode="92127"),
+    )
+    assert {r.status for r in rows.values()} == {"Queued"}
+    assert {r.params["service_plan"] for r in rows.values()} == {plan}
+
+
+async def test_an_activation_on_the_devices_own_plan_checks_that_plan_too(
+    api, sessionmaker, factory, account
+):
+    tenant, provider = account
+    retired = await carrier_plan(sessionmaker, provider.id, active=False)
+    (current,) = await factory.devices(tenant, provider, 1, carrier_rate_plan="M2M_4G")
+    (stale,) = await factory.devices(tenant, provider, 1, carrier_rate_plan=retired)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update([current, stale], provider, "Active", ZipCode="92127"),
+    )
+    assert rows[current.iccid].params == {"op": "activate", "service_plan": "M2M_4G"}
+    assert rows[stale.iccid].validation_error == (
+        f"carrier rate plan {retired!r} is not active (the device's own plan)"
+    )

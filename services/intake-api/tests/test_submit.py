@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from intake_helpers import ensure_carrier_plan
 from sqlalchemy import select
 
 from devicebulk_common.contracts import DeviceStatus
@@ -25,6 +26,7 @@ def activation(devices: list[str], provider_id: int, **ts: object) -> dict:
 async def fleet(factory):
     tenant = await factory.tenant(notification_email="ops@example.com")
     provider = await factory.provider()
+    await ensure_carrier_plan(factory.sessionmaker, provider.id, "M2M_4G")
     devices = await factory.devices(tenant, provider, 5)
     return tenant, provider, devices
 
@@ -57,6 +59,7 @@ async def test_invalid_devices_are_recorded_with_reasons_and_the_rest_queued(
 ):
     tenant = await factory.tenant()
     provider = await factory.provider()
+    await ensure_carrier_plan(sessionmaker, provider.id, "M2M_4G")
     ok, active = await factory.devices(tenant, provider, 2)
     other_tenant = await factory.tenant()
     (foreign,) = await factory.devices(other_tenant, provider, 1)

@@ -15,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from devicebulk_admin.carrier import TIMEOUT
 from devicebulk_admin.demo_catalogue import (
-    EXAMPLE_DEVICE,
-    example_device_seed,
+    DEMO_PLAN,
+    EXAMPLE_DEVICES,
+    example_device_seeds,
     seed_catalogue,
-    seed_example_device,
+    seed_example_devices,
 )
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.providers import ProviderSpec, create_provider
@@ -40,7 +41,7 @@ CREDENTIALS = {
     "username": "demo-api",
     "password": "demo-password",
 }
-PLAN = "M2M_4G"
+PLAN = DEMO_PLAN[0]
 BATCH = 5_000
 MAX_DEVICES = 1_000_000
 
@@ -67,7 +68,7 @@ class DemoResult:
     iccids_file: str | None = None
     examples: bool = False
     catalogue_created: int = 0
-    example_device_added: int = 0
+    example_devices_added: int = 0
 
     def summary(self) -> str:
         def made(created: bool) -> str:
@@ -78,13 +79,13 @@ class DemoResult:
             f"provider {self.provider_id} ({PROVIDER_NAME}, account {ACCOUNT_NAME}): "
             f"{made(self.provider_created)}",
             f"devices: {self.devices} wanted, {self.devices_inserted} inserted",
+            f"catalogue (rate plans, Rev customers, pools): {self.catalogue_created} created",
         ]
         if self.examples:
-            lines += [
-                f"catalogue (rate plans, Rev customers, pools): {self.catalogue_created} created",
-                f"the OpenAPI examples' device {EXAMPLE_DEVICE['iccid']}: "
-                f"{'added' if self.example_device_added else 'kept'}",
-            ]
+            lines.append(
+                f"the OpenAPI examples' devices: {len(EXAMPLE_DEVICES)} wanted, "
+                f"{self.example_devices_added} added"
+            )
         if self.sim_url:
             lines.append(
                 f"simulator {self.sim_url}: account {ACCOUNT_NAME} seeded, "
@@ -172,8 +173,8 @@ async def seed_simulator(
                 for n in range(1, count + 1)
                 if demo_iccid(provider_id, n) not in present
             ]
-            if examples and EXAMPLE_DEVICE["iccid"] not in present:
-                missing.append(example_device_seed())
+            if examples:
+                missing += [d for d in example_device_seeds() if d["iccid"] not in present]
             for batch in _batches(missing):
                 body = {"accountName": ACCOUNT_NAME, "devices": list(batch)}
                 await _sim_post(http, f"{sim_url}/_sim/devices", body)
@@ -197,7 +198,9 @@ async def seed_demo(
     examples: bool = False,
 ) -> DemoResult:
     """The provider's base URL is ``{sim_url}/api``; ``seed_sim=False`` leaves the simulator be.
-    ``examples`` adds the catalogue and the device the OpenAPI examples name (`make run`)."""
+    The demo's carrier plan is always in the provider's catalogue; ``examples`` adds the rest of
+    the catalogue and the devices the OpenAPI examples name, each in the state its example
+    needs (`make run`)."""
     if not 0 <= devices <= MAX_DEVICES:
         raise AdminError(f"--devices must be between 0 and {MAX_DEVICES}")
     if not 0 < provider_id < 10_000:
@@ -228,10 +231,10 @@ async def seed_demo(
     )
     result.provider_created = provider.created
     result.devices_inserted = await _insert_devices(sessionmaker, tenant_id, provider_id, devices)
+    ids = {"tenant_id": tenant_id, "provider_id": provider_id}
+    result.catalogue_created = await seed_catalogue(sessionmaker, **ids, examples=examples)
     if examples:
-        ids = {"tenant_id": tenant_id, "provider_id": provider_id}
-        result.catalogue_created = await seed_catalogue(sessionmaker, **ids)
-        result.example_device_added = await seed_example_device(sessionmaker, **ids)
+        result.example_devices_added = await seed_example_devices(sessionmaker, **ids)
     if seed_sim:
         result.sim_url = base
         result.sim_devices_added = await seed_simulator(

@@ -15,7 +15,7 @@ from devicebulk_common.carriers import CarrierError
 from devicebulk_common.contracts import DeviceStatus
 from devicebulk_common.crypto import decrypt_json, digest
 from devicebulk_common.identifiers import iccid_problem, imei_problem, luhn_complete
-from devicebulk_common.models import Device, ServiceProvider, Tenant
+from devicebulk_common.models import CarrierRatePlan, Device, ServiceProvider, Tenant
 
 
 def iccid(n: int) -> str:
@@ -225,6 +225,17 @@ async def test_seed_demo_seeds_database_and_simulator_and_repeats_as_a_no_op(
         ACCOUNT_NAME, "preactive", "M2M_4G",
     )  # fmt: skip
     assert carrier.imei == devices[iccids[0]].imei
+    # `make demo` and `make bench` activate the demo devices on their plan: it is catalogued.
+    async with sessionmaker() as session:
+        plans = (
+            await session.execute(
+                select(CarrierRatePlan.code, CarrierRatePlan.is_active).where(
+                    CarrierRatePlan.service_provider_id == provider_id
+                )
+            )
+        ).all()
+    assert [tuple(p) for p in plans] == [("M2M_4G", True)]
+    assert first.catalogue_created == 1
 
     carrier.state = "active"  # a later change at the carrier survives a second seeding
     second = await seed()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from devicebulk_admin.demo import seed_demo
-from devicebulk_admin.demo_catalogue import EXAMPLE_DEVICE
+from devicebulk_admin.demo_catalogue import EXAMPLE_DEVICES
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
 from devicebulk_common.models import (
     CarrierRatePlan,
@@ -155,7 +155,7 @@ async def test_seed_demo_with_examples_seeds_what_the_openapi_examples_name(
         )
 
     first = await seed()
-    assert (first.catalogue_created, first.example_device_added) == (9, 1)
+    assert (first.catalogue_created, first.example_devices_added) == (9, len(EXAMPLE_DEVICES))
     async with sessionmaker() as session:
         plans = (
             await session.execute(
@@ -168,17 +168,28 @@ async def test_seed_demo_with_examples_seeds_what_the_openapi_examples_name(
         assert (await session.get(RevCustomer, "12345")).tenant_id == tenant_id
         assert (await session.get(CustomerRatePlan, 123)).is_active
         assert (await session.get(CustomerRatePool, 456)).is_active
-        device = (
-            await session.execute(
-                select(Device).where(
-                    Device.service_provider_id == provider_id,
-                    Device.iccid == EXAMPLE_DEVICE["iccid"],
+        stored = {
+            d.iccid: d
+            for d in (
+                await session.execute(
+                    select(Device).where(Device.service_provider_id == provider_id)
                 )
-            )
-        ).scalar_one()
-    assert (device.tenant_id, device.status, device.msisdn) == (tenant_id, "active", "8585550100")
-    carrier = sim_server.sim.state.devices[EXAMPLE_DEVICE["iccid"]]
-    assert (carrier.state, carrier.imei) == ("active", EXAMPLE_DEVICE["imei"])
+            ).scalars()
+        }
+    carrier_states = {"active": "active", "suspended": "suspend", "deactivated": "deactive"}
+    for example in EXAMPLE_DEVICES:
+        device = stored[example.iccid]
+        assert (device.tenant_id, device.status, device.imei, device.msisdn) == (
+            tenant_id, example.status.value, example.imei, example.msisdn,
+        )  # fmt: skip
+        carrier = sim_server.sim.state.devices.get(example.iccid)
+        if example.status == "not_provisioned":
+            assert carrier is None  # the inventory example adds it at the carrier
+        else:
+            wanted = carrier_states.get(example.status.value, example.status.value)
+            assert (carrier.state, carrier.imei) == (wanted, example.imei)
+    # Each example has devices of its own, in the state it needs.
+    assert len(stored) == 2 + len({d.iccid for d in EXAMPLE_DEVICES}) == 2 + len(EXAMPLE_DEVICES)
 
     second = await seed()
-    assert (second.catalogue_created, second.example_device_added) == (0, 0)
+    assert (second.catalogue_created, second.example_devices_added) == (0, 0)

@@ -6,7 +6,24 @@ from typing import Any
 
 from devicebulk_intake.errors import ProblemError, responses
 
-_DEVICES = ["89148000008245116615", "89148000008245116623"]
+# Each example names devices of its own, so that every one of them succeeds once against the
+# stack `make run` starts: `devicebulk-admin seed-demo --examples` puts each device in the state
+# its example needs (`devicebulk_admin.demo_catalogue.EXAMPLE_DEVICES`, by these ICCIDs).
+ACTIVATE = ["89148000008245117019", "89148000008245117027"]
+PORTAL_ACTIVATE = ["89148000008245117035"]
+SUSPEND = ["89148000008245117043", "89148000008245117050"]
+RESTORE = ["89148000008245117068", "89148000008245117076"]
+DEACTIVATE = ["89148000008245117084", "89148000008245117092"]
+INVENTORY = ["89148000008245117100", "89148000008245117118"]
+PLACE_OF_USE = ["89148000008245117126", "89148000008245117134"]  # active, preactive
+ASSIGN_CUSTOMER = ["89148000008245117142"]
+CUSTOMER_RATE_PLAN = ["89148000008245117159"]
+ARCHIVAL = ["89148000008245117167"]
+EDIT_USERNAME = ["89148000008245117175"]
+CARRIER_RATE_PLAN = ["89148000008245117183"]
+CHANGE_ICCID = ("89148000008245117191", "356938035717199", "89148000008245117209")
+CHANGE_IMEI = ("89148000008245117217", "356938035717215", "356938035717223")
+DELETION = ["89148000008245117233", "89148000008245117241"]
 
 SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "activate": {
@@ -15,7 +32,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "ZIP code; the place of use is what E911 rules need where the account demands it.",
         "value": {
             "OverrideValidation": False,
-            "Devices": _DEVICES,
+            "Devices": ACTIVATE,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {
@@ -44,7 +61,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "code, gets a ValidationFailed verdict with that reason.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": PORTAL_ACTIVATE,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {
@@ -56,7 +73,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "suspend": {
         "summary": "Suspend",
         "value": {
-            "Devices": _DEVICES,
+            "Devices": SUSPEND,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {"TargetStatus": "Suspend"},
@@ -65,7 +82,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "restore": {
         "summary": "Restore a suspended device",
         "value": {
-            "Devices": _DEVICES,
+            "Devices": RESTORE,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {"TargetStatus": "Restore"},
@@ -74,7 +91,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "deactivate": {
         "summary": "Deactivate",
         "value": {
-            "Devices": _DEVICES,
+            "Devices": DEACTIVATE,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {
@@ -86,7 +103,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "inventory": {
         "summary": "Add to the carrier's inventory (preactive)",
         "value": {
-            "Devices": _DEVICES,
+            "Devices": INVENTORY,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {"TargetStatus": "Inventory"},
@@ -98,7 +115,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "that is already active gets only its place of use sent again (operation "
         "`update_place_of_use`), never a second activation; preactive devices are activated.",
         "value": {
-            "Devices": _DEVICES,
+            "Devices": PLACE_OF_USE,
             "ServiceProviderId": 4,
             "ChangeType": 3,
             "StatusUpdate": {
@@ -124,7 +141,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "description": "Database only. The Rev customer must be one of the tenant's, active.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": ASSIGN_CUSTOMER,
             "ServiceProviderId": 4,
             "ChangeType": 1,
             "RevService": {"RevCustomerId": "12345", "CreateRevService": True},
@@ -136,7 +153,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "three may be left out.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": CUSTOMER_RATE_PLAN,
             "ServiceProviderId": 4,
             "ChangeType": 4,
             "CustomerRatePlanUpdate": {
@@ -152,7 +169,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "an active Rev service is refused unless OverrideValidation is true.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": ARCHIVAL,
             "ServiceProviderId": 4,
             "ChangeType": 5,
         },
@@ -163,7 +180,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "cost center up to 36; either may be left out, not both.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": EDIT_USERNAME,
             "ServiceProviderId": 4,
             "ChangeType": 6,
             "Username": {"NewUsername": "DEVICE_001", "CostCenter": "DEPT_SALES_001"},
@@ -176,7 +193,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "(UTC), is refused before the carrier is called.",
         "value": {
             "OverrideValidation": False,
-            "Devices": ["89148000008245116615"],
+            "Devices": CARRIER_RATE_PLAN,
             "ServiceProviderId": 4,
             "ChangeType": 7,
             "CarrierRatePlanUpdate": {"CarrierRatePlan": "STANDARD_PLAN_001"},
@@ -194,9 +211,9 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
             "IdentifierChanges": [
                 {
                     "IdentifierType": "ICCID",
-                    "OldICCID": "89148000008245116615",
-                    "NewICCID": "89148000008245116623",
-                    "OldIMEI": "356938035643809",
+                    "OldICCID": CHANGE_ICCID[0],
+                    "NewICCID": CHANGE_ICCID[2],
+                    "OldIMEI": CHANGE_ICCID[1],
                     "AddCustomerRatePlan": False,
                 }
             ],
@@ -210,9 +227,9 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
             "IdentifierChanges": [
                 {
                     "IdentifierType": "IMEI",
-                    "OldICCID": "89148000008245116615",
-                    "OldIMEI": "356938035643809",
-                    "NewIMEI": "356938035643817",
+                    "OldICCID": CHANGE_IMEI[0],
+                    "OldIMEI": CHANGE_IMEI[1],
+                    "NewIMEI": CHANGE_IMEI[2],
                     "AddCustomerRatePlan": True,
                     "CustomerRatePlanId": 123,
                 }
@@ -223,7 +240,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "summary": "9 DeviceDeletion: delete from the carrier's account",
         "description": "ChangeType 9 is device deletion (the portal's ninth operation); no "
         "payload. Only deactivated devices can be deleted.",
-        "value": {"Devices": _DEVICES, "ServiceProviderId": 4, "ChangeType": 9},
+        "value": {"Devices": DELETION, "ServiceProviderId": 4, "ChangeType": 9},
     },
 }
 
@@ -248,7 +265,8 @@ Checked for every device: listed once, a valid ICCID (19-20 digits, Luhn), in th
 inventory for this provider and not deleted, a valid IMEI. Then, by change type:
 
 - **3**: a legal transition. Active from preactive or deactivated (needs a service plan, the
-  request's or the device's, and a ZIP code, `ZipCode` or the place of use's); a device that is
+  request's or the device's, that exists for the provider and is active, as for 7, and a ZIP
+  code, `ZipCode` or the place of use's); a device that is
   already active is refused, unless the activation carries a `PrimaryPlaceOfUse`: then only its
   place of use is updated. Suspend from active; Restore from suspended; Deactive from active or
   suspended; Inventory from a device not yet at the carrier.

@@ -27,7 +27,11 @@ from devicebulk_intake.bulk_changes.validation.identifiers import (
     new_identifiers,
     wanted_identifiers,
 )
-from devicebulk_intake.bulk_changes.validation.status import status_update_rule
+from devicebulk_intake.bulk_changes.validation.status import (
+    activates,
+    requested_plan,
+    status_update_rule,
+)
 from devicebulk_intake.bulk_changes.validation.username import username_rule
 
 __all__ = ["DeviceSnapshot", "Verdict", "validate"]
@@ -44,7 +48,7 @@ async def validate(
     load = {"count_plan_changes": False, "rev_services": False}
     match change_type:
         case ChangeType.STATUS_UPDATE:
-            rule = status_update_rule(request)
+            return await _status_update(session, tenant_id, request)
         case ChangeType.CUSTOMER_ASSIGNMENT:
             assert request.RevService is not None
             customers = await inventory.catalogue_states(
@@ -70,15 +74,30 @@ async def validate(
         case ChangeType.CARRIER_RATE_PLAN_CHANGE:
             assert request.CarrierRatePlanUpdate is not None
             plan = request.CarrierRatePlanUpdate.CarrierRatePlan
-            state = await inventory.carrier_plan_state(session, provider_id, plan)
-            load["count_plan_changes"] = bool(state)
-            rule = carrier_plan_rule(plan, state, provider_id)
+            states = await inventory.carrier_plan_states(session, provider_id, [plan])
+            load["count_plan_changes"] = bool(states.get(plan))
+            rule = carrier_plan_rule(plan, states, provider_id)
         case ChangeType.DEVICE_DELETION:
             rule = deletion_rule()
         case _:  # pragma: no cover - every ChangeType is handled above
             raise AssertionError(change_type)
     devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices, **load)
     return judge(request.Devices, devices, rule)
+
+
+async def _status_update(
+    session: AsyncSession, tenant_id: int, request: BulkChangeRequest
+) -> list[Verdict]:
+    """The devices first: an activation without a ServicePlan sends each device's own plan,
+    and every plan it would send is checked against the provider's catalogue."""
+    provider_id = request.ServiceProviderId
+    devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices)
+    plans: dict[str, bool] = {}
+    if activates(request):
+        wanted = requested_plan(request)
+        codes = [wanted] if wanted else [d.carrier_rate_plan for d in devices.values()]
+        plans = await inventory.carrier_plan_states(session, provider_id, filter(None, codes))
+    return judge(request.Devices, devices, status_update_rule(request, plans, provider_id))
 
 
 def _present(value: int | None) -> list[int]:

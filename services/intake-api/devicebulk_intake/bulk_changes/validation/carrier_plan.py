@@ -1,10 +1,14 @@
 """ChangeType 7, CarrierRatePlanChange: the carrier's service plan.
 
 ThingSpace refuses a plan change on a suspended device and allows at most four a calendar
-month; both are checked here, before the carrier is called."""
+month; both are checked here, before the carrier is called.
+
+:func:`plan_problem` is the one check of a plan against the provider's ``carrier_rate_plan``
+catalogue: a plan change (7) and an activation (3, ``Active``) both go through it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devicebulk_common import operations as ops
@@ -14,14 +18,21 @@ from devicebulk_intake.bulk_changes.validation.common import DeviceSnapshot, Rul
 MAX_PLAN_CHANGES_A_MONTH = 4
 
 
-def carrier_plan_rule(plan: str, plan_active: bool | None, provider_id: int) -> Rule:
-    """``plan_active``: the plan's state in ``carrier_rate_plan`` (None: no such plan)."""
-    if plan_active is None:
-        return fail_all(
-            f"carrier rate plan {plan!r} does not exist for service provider {provider_id}"
-        )
-    if not plan_active:
-        return fail_all(f"carrier rate plan {plan!r} is not active")
+def plan_problem(plan: str, states: Mapping[str, bool], provider_id: int) -> str | None:
+    """Why the provider's carrier plan ``plan`` cannot be used (not in its catalogue, or
+    inactive), or None. ``states``: ``{code: is_active}`` of the provider's plans among those
+    asked for (``inventory.carrier_plan_states``)."""
+    if plan not in states:
+        return f"carrier rate plan {plan!r} does not exist for service provider {provider_id}"
+    if not states[plan]:
+        return f"carrier rate plan {plan!r} is not active"
+    return None
+
+
+def carrier_plan_rule(plan: str, states: Mapping[str, bool], provider_id: int) -> Rule:
+    """``states``: the provider's catalogue entries among ``{plan}`` (see :func:`plan_problem`)."""
+    if problem := plan_problem(plan, states, provider_id):
+        return fail_all(problem)
 
     shared: dict[str | None, dict[str, Any]] = {}  # params by current plan (read-only)
 

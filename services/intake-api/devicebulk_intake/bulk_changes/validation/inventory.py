@@ -207,12 +207,18 @@ async def catalogue_states(
     return {row.id: row.is_active for row in rows}
 
 
-async def carrier_plan_state(session: AsyncSession, provider_id: int, code: str) -> bool | None:
-    """Whether the provider's carrier plan ``code`` is active; None if it does not exist."""
-    return (
-        await session.execute(
-            select(CarrierRatePlan.is_active).where(
-                CarrierRatePlan.service_provider_id == provider_id, CarrierRatePlan.code == code
-            )
+async def carrier_plan_states(
+    session: AsyncSession, provider_id: int, codes: Iterable[str]
+) -> dict[str, bool]:
+    """``{code: is_active}`` of the provider's carrier plans among ``codes``; a code missing
+    from the answer is not in the provider's catalogue."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(CarrierRatePlan.code, CarrierRatePlan.is_active).where(
+            CarrierRatePlan.service_provider_id == provider_id,
+            _any(CarrierRatePlan.code, "codes", wanted),
         )
-    ).scalar_one_or_none()
+    )
+    return {row.code: row.is_active for row in rows}

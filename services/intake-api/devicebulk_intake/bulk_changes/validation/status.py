@@ -3,11 +3,13 @@ already active), suspend, restore, deactivate, add to the carrier's inventory.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from devicebulk_common import operations as ops
 from devicebulk_common.contracts import DeviceStatus, TargetStatus
 from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_intake.bulk_changes.validation.carrier_plan import plan_problem
 from devicebulk_intake.bulk_changes.validation.common import (
     STATE_WORDS,
     DeviceSnapshot,
@@ -36,12 +38,29 @@ ALREADY_ACTIVE = (
 )
 
 
-def status_update_rule(request: BulkChangeRequest) -> Rule:
+def requested_plan(request: BulkChangeRequest) -> str | None:
+    """The service plan an activation names (None: each device's own plan is used)."""
+    assert request.StatusUpdate is not None
+    ts = request.StatusUpdate.ThingSpaceStatusUpdate
+    return ts.ServicePlan if ts else None
+
+
+def activates(request: BulkChangeRequest) -> bool:
+    assert request.StatusUpdate is not None
+    return request.StatusUpdate.TargetStatus == TargetStatus.ACTIVE.value
+
+
+def status_update_rule(
+    request: BulkChangeRequest, plans: Mapping[str, bool], provider_id: int
+) -> Rule:
+    """``plans``: ``{code: is_active}`` of the provider's carrier plans among those the
+    activation would send (the requested plan, or the devices' own): each is checked against
+    the catalogue like a plan change's (``carrier_plan.plan_problem``)."""
     assert request.StatusUpdate is not None
     target = TargetStatus(request.StatusUpdate.TargetStatus)
     op, allowed_from = TRANSITIONS[target]
     ts = request.StatusUpdate.ThingSpaceStatusUpdate
-    requested_plan = ts.ServicePlan if ts else None
+    wanted_plan = requested_plan(request)
     has_place_of_use = ts is not None and ts.PrimaryPlaceOfUse is not None
     zip_code = None
     if ts is not None:
@@ -64,11 +83,13 @@ def status_update_rule(request: BulkChangeRequest) -> Rule:
             )
         if op != ops.ACTIVATE:
             return plain
-        plan = requested_plan or device.carrier_rate_plan
+        plan = wanted_plan or device.carrier_rate_plan
         if not plan:
             return "activation needs a service plan (ThingSpaceStatusUpdate.ServicePlan)"
         if not zip_code:
             return "activation needs a ZIP code (ThingSpaceStatusUpdate.ZipCode)"
+        if problem := plan_problem(plan, plans, provider_id):
+            return problem if wanted_plan else f"{problem} (the device's own plan)"
         if (params := activations.get(plan)) is None:
             params = activations[plan] = {"op": op, "service_plan": plan}
         return params
