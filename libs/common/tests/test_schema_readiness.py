@@ -5,6 +5,7 @@ pods stay ready once the new release has migrated)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,11 +15,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from conftest import PG_ADMIN_DSN, PG_HOST
 from devicebulk_common.db.engine import create_engine
 from devicebulk_common.db.migrate import upgrade
 from devicebulk_common.health import HealthServer, database_check
 from devicebulk_common.web import health_router
+
+# As the root conftest.py reads them.
+PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")
 
 
 @pytest.fixture
