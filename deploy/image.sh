@@ -25,6 +25,11 @@ fi
 echo "wheelhouse (pinned by constraints.txt)"
 rm -rf .build/wheelhouse
 mkdir -p .build/wheelhouse
+# setuptools builds in each package's build/ folder and reuses it: a module deleted since the
+# last build would otherwise still be in the wheel.
+clean_builds() { rm -rf libs/*/build services/*/build tools/*/build; }
+clean_builds
+trap clean_builds EXIT
 "$PIP" wheel -q --disable-pip-version-check -c constraints.txt -w .build/wheelhouse \
   libs/common services/intake-api services/bulk-worker services/callback-receiver \
   services/notifier tools/admin tools/thingspace-sim

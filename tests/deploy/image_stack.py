@@ -25,7 +25,7 @@ from devicebulk_devstack.processes import Proc, Stack, StackConfig
 # The settings a devicebulk process reads (the host's own environment stays out).
 SETTING = re.compile(
     r"^(DATABASE_|RABBITMQ_|CREDENTIALS_KEY$|THINGSPACE_|SMTP_|MAIL_FROM$|LOG_|INTAKE_|"
-    r"CALLBACKS_|WORKER_|NOTIFIER_|RELAY_)"
+    r"CALLBACKS_|WORKER_|NOTIFIER_|RELAY_|AUTH_)"
 )
 MARK = "DEVICEBULK_IMAGE_TEST"
 
@@ -133,6 +133,25 @@ class ImageStack(Stack):
                 continue
             uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
             found.append(ContainerProcess(int(entry.name), uid, argv))
+        return found
+
+    @staticmethod
+    def listening(pid: int) -> set[tuple[str, int]]:
+        """The (hex address, port) of every socket the process listens on (TCP, v4 and v6)."""
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        found = set()
+        for table in ("tcp", "tcp6"):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                address, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and inode in inodes:  # 0A: LISTEN
+                    host, port = address.split(":")
+                    found.add((host, int(port, 16)))
         return found
 
     def stop(self, timeout_s: float = 30.0) -> None:

@@ -187,6 +187,13 @@ def test_image_processes_carry_an_activation_to_its_email(image_stack: ImageStac
     assert all(p.uid == UID for p in running), [(p.argv, p.uid) for p in running]
     # Every one runs the image's own environment, not the host's.
     assert all(p.argv[0].startswith("/opt/venv/bin/python") for p in running)
+    # ... and listens on every address (the image's own *_HOST settings: in a pod, the kubelet's
+    # probes and the Services come from outside the container), never on loopback alone.
+    for script, proc in by_script.items():
+        if script in SERVICES:
+            sockets = stack.listening(proc.pid)
+            assert sockets, script
+            assert all(set(host) == {"0"} for host, _ in sockets), (script, sockets)
 
     headers = {"X-Tenant-Id": str(tenant_id), "X-User-Email": "operator@image.example"}
     with httpx.Client(base_url=stack.config.intake_url, timeout=30) as api:

@@ -32,7 +32,7 @@ class Ports:
     notifier_health: int = 8084
     smtp: int = 1025
     callbacks_internal: int = 8083
-    relay_health: int = 8085
+    relay_health: int = 8086
 
     @classmethod
     def free(cls) -> Ports:

@@ -290,7 +290,7 @@ class RelaySettings(CommonSettings):
     relay_poll_interval_s: float = 2.0
     # /healthz, /readyz and /metrics (bind 0.0.0.0 in a container, for the kubelet).
     relay_health_host: str = "127.0.0.1"
-    relay_health_port: int = 8085
+    relay_health_port: int = 8086
 
 
 async def _connect(url: str, stop: asyncio.Event) -> aio_pika.abc.AbstractRobustConnection | None:
