@@ -51,8 +51,12 @@ MIGRATE_ENV = {"DATABASE_URL"}
 DEV_ONLY = ("thingspace-sim", "mailpit")
 
 
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
 def _ours(pod: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in pod["containers"] if c["image"].split(":")[0] == "devicebulk"]
+    return [c for c in _containers(pod) if c["image"].split(":")[0] == "devicebulk"]
 
 
 async def _intake_answers(paths: set[str]) -> set[str]:
@@ -166,7 +170,7 @@ def test_every_command_is_a_console_script_of_its_image(overlay):
             "devicebulk-admin"} <= scripts["devicebulk"]  # fmt: skip
     assert "thingspace-sim" not in scripts["devicebulk"]
     for owner, pod in pod_specs(overlay):
-        for container in pod["containers"]:
+        for container in _containers(pod):
             image = container["image"].split(":")[0]
             if image in scripts:
                 assert container["command"][0] in scripts[image], (owner["metadata"]["name"], image)
@@ -193,7 +197,7 @@ def test_pods_are_locked_down(overlay):
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
         mounts_needed = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
-        for container in pod["containers"]:
+        for container in _containers(pod):
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True, name
             assert context["allowPrivilegeEscalation"] is False, name
