@@ -36,9 +36,8 @@ def pod_specs(overlay: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(owner, pod spec) of every Deployment, Job and CronJob."""
     found = []
     for obj in of_kind(overlay, "Deployment", "Job", "CronJob"):
-        template = obj["spec"]["template"]
-        if obj["kind"] == "CronJob":
-            template = obj["spec"]["jobTemplate"]["spec"]["template"]
+        spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+        template = spec["template"]
         found.append((obj, template["spec"]))
     return found
 

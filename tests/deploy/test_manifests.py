@@ -185,6 +185,10 @@ def test_production_has_no_simulator_no_mailpit_and_no_development_setting():
     assert settings["LOG_LEVEL"] != "DEBUG"
     assert settings["SMTP_STARTTLS"] == "true"
     assert "127.0.0.1" not in str(settings) and "localhost" not in str(settings)
+    # Callers are authenticated by their bearer tokens, never by headers they name themselves.
+    assert settings["AUTH_MODE"] == "jwt"
+    assert settings["AUTH_JWKS_URL"].startswith("https://")
+    assert settings["AUTH_ISSUER"] and settings["AUTH_AUDIENCE"]
     # The dev overlay does have them (so the check above can tell).
     assert all(name in str(rendered("dev")) for name in DEV_ONLY)
 
@@ -293,3 +297,11 @@ def test_secrets_come_only_from_the_secret(overlay):
                 if var["name"] in secret_names:
                     ref = var["valueFrom"]["secretKeyRef"]
                     assert (ref["name"], ref["key"]) == ("devicebulk", var["name"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_old_data_is_purged_every_night(overlay):
+    (cron,) = of_kind(overlay, "CronJob")
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["devicebulk-admin", "purge", "--older-than", "90d"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
