@@ -1,9 +1,14 @@
 """A tiny HTTP server for the probes and Prometheus: ``/healthz`` (the process is alive),
-``/readyz`` (every readiness check passes) and ``/metrics``."""
+``/readyz`` (every readiness check passes) and ``/metrics``.
+
+:func:`database_check` is every service's readiness on the database: it answers, and its schema
+is the one this release was built for (a pod started before the release's migration Job has run
+stays out of its Service until the schema is there)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -91,11 +96,47 @@ class HealthServer:
             writer.close()
 
 
+class SchemaNotReady(Exception):
+    """The database answers, but its schema is not (yet) the one this release needs."""
+
+
+@functools.cache
+def schema_revisions() -> tuple[str, frozenset[str]]:
+    """This release's newest migration, and every migration it knows."""
+    from alembic.script import ScriptDirectory
+
+    from devicebulk_common.db.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    known = frozenset(rev.revision for rev in script.walk_revisions())
+    return str(script.get_current_head()), known
+
+
+def check_schema(versions: Sequence[str]) -> None:
+    """Raise :class:`SchemaNotReady` unless the database is at this release's head, or at a
+    revision this release does not know (a newer release migrated it: migrations only add what
+    the release before them can ignore, so the old pods of a rolling update stay ready)."""
+    head, known = schema_revisions()
+    if head in versions or any(v not in known for v in versions):
+        return
+    found = ", ".join(versions) or "none (never migrated)"
+    raise SchemaNotReady(f"schema at {found}, this release needs {head}: run devicebulk-migrate")
+
+
+_ALEMBIC_TABLE = text("SELECT to_regclass('alembic_version') IS NOT NULL")
+_ALEMBIC_VERSIONS = text("SELECT version_num FROM alembic_version")
+
+
 def database_check(engine: AsyncEngine) -> Check:
-    """A readiness check: the database answers ``SELECT 1``."""
+    """A readiness check: the database answers and its schema is this release's (else
+    :class:`SchemaNotReady`, which says which revision it found)."""
 
     async def database() -> bool:
         async with engine.connect() as conn:
-            return (await conn.execute(text("SELECT 1"))).scalar() == 1
+            versions: list[str] = []
+            if (await conn.execute(_ALEMBIC_TABLE)).scalar():
+                versions = list((await conn.execute(_ALEMBIC_VERSIONS)).scalars())
+        check_schema(versions)
+        return True
 
     return database

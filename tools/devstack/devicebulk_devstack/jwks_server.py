@@ -76,7 +76,7 @@ class JwksServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8086)
+    parser.add_argument("--port", type=int, default=8085)
     parser.add_argument("--file", type=Path, default=Path("var/dev-jwt/jwks.json"))
     args = parser.parse_args()
     server = JwksServer(args.file, host=args.host, port=args.port)

@@ -35,11 +35,12 @@ class Ports:
     notifier_health: int = 8084
     smtp: int = 1025
     callbacks_internal: int = 8083
-    jwks: int = 8086
+    jwks: int = 8085
+    relay_health: int = 8086
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(8)))
+        return cls(*(free_port() for _ in range(9)))
 
 
 @dataclass
@@ -114,6 +115,7 @@ class StackConfig:
             WORKER_HEALTH_PORT=str(self.ports.worker_health),
             WORKER_CONCURRENCY=str(self.worker_concurrency),
             NOTIFIER_HEALTH_PORT=str(self.ports.notifier_health),
+            RELAY_HEALTH_PORT=str(self.ports.relay_health),
             RELAY_POLL_INTERVAL_S="1.0",
             CALLBACKS_SWEEP_INTERVAL_S="2.0",
         )
@@ -231,6 +233,7 @@ class Stack:
         for i in range(self.config.workers):
             wait_http(f"http://127.0.0.1:{ports.worker_health + 100 * i}/readyz", self)
         wait_http(f"http://127.0.0.1:{ports.notifier_health}/readyz", self)
+        wait_http(f"http://127.0.0.1:{ports.relay_health}/readyz", self)
 
     def check_alive(self) -> None:
         for proc in self.procs:

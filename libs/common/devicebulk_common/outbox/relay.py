@@ -14,6 +14,9 @@ The relay never exits for a lost connection: a drain that fails (RabbitMQ closin
 the connection, PostgreSQL terminating a backend or being away, at start-up too) is retried with
 backoff, the LISTEN connection is opened again, and the confirm channel reopened. Nothing it
 claimed is marked published unless confirmed, so a retried drain only publishes again.
+
+It serves ``/healthz``, ``/readyz`` (its database, with this release's schema, and its confirm
+channel are up) and ``/metrics`` on ``RELAY_HEALTH_PORT``, like the worker.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ import aio_pika
 import asyncpg
 import structlog
 import uvloop
+from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
 from devicebulk_common.db.dsn import asyncpg_dsn
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
+from devicebulk_common.health import HealthServer, database_check
 from devicebulk_common.logging import configure_logging
 from devicebulk_common.messaging.publisher import Outgoing, Publisher, open_confirm_channel
 from devicebulk_common.messaging.topology import declare_topology
@@ -46,6 +51,11 @@ from devicebulk_common.settings import CommonSettings
 log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "devicebulk_outbox"
+
+PUBLISHED = Counter(
+    "relay_published_messages_total", "Messages the relay published, confirmed", ["source"]
+)
+DRAIN_FAILURES = Counter("relay_drain_failures_total", "Drains that failed and were retried")
 
 # Relays take turns draining device changes (a transaction-scoped advisory lock) instead of
 # locking the rows they publish: a worker that receives a message while its batch is still being
@@ -147,6 +157,7 @@ class Relay:
                     rows, task = in_flight.popleft()
                     await task
                     await self._mark_device_changes(rows)
+                    PUBLISHED.labels("device_change").inc(len(rows))
                     published += len(rows)
             finally:
                 for _, task in in_flight:
@@ -187,6 +198,7 @@ class Relay:
                 ]
             )
             await session.execute(_MARK_OUTBOX, {"ids": [r.id for r in rows]})
+        PUBLISHED.labels("outbox").inc(len(rows))
         return len(rows)
 
     async def drain(self) -> int:
@@ -229,6 +241,7 @@ class Relay:
                     await self.drain()
                 except Exception as exc:  # a lost connection of either kind: never exit
                     failures += 1
+                    DRAIN_FAILURES.inc()
                     delay = min(max_backoff_s, 0.25 * 2**failures) * (1 + random.random() / 2)
                     log.warning(
                         "relay drain failed; retrying",
@@ -275,6 +288,9 @@ class RelaySettings(CommonSettings):
     # Device-change batches published and awaiting their confirms at once.
     relay_pipeline_depth: int = 3
     relay_poll_interval_s: float = 2.0
+    # /healthz, /readyz and /metrics (bind 0.0.0.0 in a container, for the kubelet).
+    relay_health_host: str = "127.0.0.1"
+    relay_health_port: int = 8086
 
 
 async def _connect(url: str, stop: asyncio.Event) -> aio_pika.abc.AbstractRobustConnection | None:
@@ -293,11 +309,28 @@ async def _connect(url: str, stop: asyncio.Event) -> aio_pika.abc.AbstractRobust
 
 async def serve(settings: RelaySettings, stop: asyncio.Event) -> None:
     engine = create_engine(settings.database_url, pool_size=3, application_name="relay")
+    channels: list[aio_pika.abc.AbstractChannel] = []
+    connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def broker() -> bool:
+        """Ready once its confirm channel is open (not merely connecting)."""
+        return (
+            connection is not None
+            and not connection.is_closed
+            and any(not ch.is_closed for ch in channels)
+        )
+
+    health = HealthServer(
+        host=settings.relay_health_host,
+        port=settings.relay_health_port,
+        checks=[database_check(engine), broker],
+    )
+    await health.start()
     connection = await _connect(settings.rabbitmq_url, stop)
     if connection is None:
+        await health.close()
         await engine.dispose()
         return
-    channels: list[aio_pika.abc.AbstractChannel] = []
 
     async def reopen() -> Publisher:
         """A fresh confirm channel (the broker may have closed the last one)."""
@@ -334,6 +367,7 @@ async def serve(settings: RelaySettings, stop: asyncio.Event) -> None:
             reopen=reopen,
         )
     finally:
+        await health.close()
         await connection.close()
         await engine.dispose()
         log.info("relay stopped")
