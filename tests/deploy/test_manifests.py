@@ -62,7 +62,7 @@ def _ours(pod: dict[str, Any]) -> list[dict[str, Any]]:
 async def _intake_answers(paths: set[str]) -> set[str]:
     """The paths the intake app answers (not 404), asked over ASGI (no database: /readyz
     answers 503, which is an answer)."""
-    app = create_app(IntakeSettings())
+    app = create_app(IntakeSettings(auth_mode="dev"))  # which paths it serves, not who may call
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://intake"
     ) as client:
