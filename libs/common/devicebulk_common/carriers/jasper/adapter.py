@@ -158,6 +158,8 @@ class JasperAdapter:
     ) -> DeviceEditAccepted:
         """Edit Device Details (`PUT /devices/{iccid}`) with Control Center field names."""
         iccid = wire.check_iccid(device.iccid)
+        if effective_at is not None:
+            effective_at = wire.as_sent(effective_at, self.config)
         body = wire.edit_body(changes, effective_at, self.config)
         sent_at = _now()
         dated = effective_at is not None and effective_at > sent_at

@@ -90,6 +90,14 @@ def request_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def as_sent(value: datetime, config: JasperConfig) -> datetime:
+    """`value` as the carrier reads it once sent: to the second, or the day (UTC midnight)."""
+    value = value.astimezone(UTC).replace(microsecond=0)
+    if config.effective_date_style == "date":
+        return value.replace(hour=0, minute=0, second=0)
+    return value
+
+
 def effective_date(value: datetime, config: JasperConfig) -> str:
     if config.effective_date_style == "date":
         return f"{value.astimezone(UTC).date().isoformat()}Z"
