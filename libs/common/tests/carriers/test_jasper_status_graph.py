@@ -60,3 +60,11 @@ def test_the_graph_and_the_targets_are_configurable():
         StatusGraph.from_table({"ACTIVE": ["SUSPENDED"]})
     with pytest.raises(ValueError, match="unknown Control Center settings"):
         JasperConfig.from_mapping({"usernme_field": "accountCustom1"})
+
+
+def test_every_sim_status_has_a_neutral_device_status():
+    from devicebulk_common.carriers.jasper.status_graph import NEUTRAL_STATUS, STATUSES
+    from devicebulk_common.contracts import DeviceStatus
+
+    assert set(NEUTRAL_STATUS) == set(STATUSES)
+    assert {DeviceStatus(v) for v in NEUTRAL_STATUS.values()} <= set(DeviceStatus)

@@ -109,3 +109,20 @@ def refuse_transition(
 ) -> str | None:
     """The reason a Control Center SIM may not go from `current` to `target`, or None."""
     return graph.refusal(current, target)
+
+
+# Our neutral device status (`contracts.DeviceStatus` values) for each SIM status, for records
+# and reports that name no carrier. Lossy (three pre-activation statuses are one `preactive`),
+# so the Jasper status itself is what the graph is checked against.
+NEUTRAL_STATUS: Mapping[str, str] = MappingProxyType(
+    {
+        INVENTORY: "preactive",
+        TEST_READY: "preactive",
+        ACTIVATION_READY: "preactive",
+        ACTIVATED: "active",
+        DEACTIVATED: "deactivated",
+        RETIRED: "deactivated",
+        PURGED: "deactivated",
+        REPLACED: "deactivated",
+    }
+)
