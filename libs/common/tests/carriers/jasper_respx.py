@@ -35,6 +35,15 @@ class Harness:
     adapter: JasperAdapter
     cache: InProcessTokenCache
     sleeps: list[float]
+    clock: FakeClock
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @asynccontextmanager
@@ -45,7 +54,8 @@ async def jasper(**config: Any) -> AsyncIterator[Harness]:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    cache = InProcessTokenCache()
+    clock = FakeClock()
+    cache = InProcessTokenCache(clock=clock)
     async with (
         respx.mock(base_url=BASE_URL, assert_all_called=False) as router,
         httpx.AsyncClient(verify=SSL_CONTEXT) as http,
@@ -59,5 +69,6 @@ async def jasper(**config: Any) -> AsyncIterator[Harness]:
             refusal_cache=cache,
             config=JasperConfig.from_mapping(config),
             sleep=sleep,
+            clock=clock,
         )
-        yield Harness(router, adapter, cache, sleeps)
+        yield Harness(router, adapter, cache, sleeps, clock)

@@ -55,6 +55,23 @@ async def test_a_refused_key_is_not_tried_again_while_the_refusal_is_held():
     assert "refused this API key recently" in str(again.value)
 
 
+async def test_a_refused_key_is_tried_again_once_the_hold_ends_not_later():
+    async with jasper(refusal_hold_s=900) as cc:
+        route = cc.router.get(DEVICE_PATH).mock(
+            return_value=httpx.Response(401, json=cc_error("10000001", "Invalid credentials"))
+        )
+        with pytest.raises(CredentialsRefusedError):
+            await cc.adapter.get_device(DEVICE)
+        cc.clock.now += 800
+        with pytest.raises(CredentialsRefusedError):
+            await cc.adapter.get_device(DEVICE)  # held: not sent, and the hold is not extended
+        cc.clock.now += 101
+        with pytest.raises(CredentialsRefusedError):
+            await cc.adapter.get_device(DEVICE)
+
+    assert route.call_count == 2
+
+
 def _row(field, value, status, when):
     return wire.AuditEntry(field, None, value, when, status, "api-user")
 

@@ -114,8 +114,8 @@ class JasperAdapter:
                     )
             except CarrierError as exc:
                 error = wire.map_error(exc, self.config)
-                if isinstance(error, CredentialsRefusedError):
-                    await self._remember_refusal(error)
+                if isinstance(error, CredentialsRefusedError) and error.http_status is not None:
+                    await self._remember_refusal(error)  # the carrier said so (not our hold)
                 if not isinstance(error, ThrottledError) or attempt >= self.config.throttle_retries:
                     raise error from exc
             attempt += 1
@@ -281,7 +281,8 @@ class JasperAdapter:
         self, devices: Sequence[DeviceRef], *, since: datetime
     ) -> dict[str, CarrierDevice]:
         """Many devices at once: Search Devices from `since` (e.g. a batch's start), keeping the
-        ones asked for. A device the search does not show was not changed since then."""
+        ones asked for. A device the search does not show was not changed since then. Search
+        entries carry the status and the plans only: custom fields need `device_details`."""
         wanted = {d.iccid for d in devices}
         seen: dict[str, CarrierDevice] = {}
         async for found in self.search_devices(since):
