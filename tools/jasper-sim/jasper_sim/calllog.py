@@ -62,10 +62,18 @@ class Recorder:
         self.edits: Counter[str] = Counter()
 
     def record_call(
-        self, method: str, path: str, endpoint: str, status: int | None, info: CallInfo, t0: float
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        status: int | None,
+        info: CallInfo,
+        t0: float,
+        received_at: datetime,
     ) -> None:
         self.calls.append(
             {
+                "received_at": received_at.isoformat(),
                 "method": method,
                 "path": path,
                 "endpoint": endpoint,
@@ -128,6 +136,7 @@ class CallLogMiddleware:
         scope["sim.call"] = info
         status: int | None = None
         t0 = time.monotonic()
+        received_at = datetime.now(UTC)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -139,4 +148,6 @@ class CallLogMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             endpoint = f"{scope['method']} {path_template(scope)}"
-            self.recorder.record_call(scope["method"], scope["path"], endpoint, status, info, t0)
+            self.recorder.record_call(
+                scope["method"], scope["path"], endpoint, status, info, t0, received_at
+            )

@@ -3,7 +3,7 @@ with its shared budget (the PostgreSQL rate limiter) and its shared gate (one ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -42,13 +42,14 @@ def shared_pacer(
     provider: ServiceProvider,
     config: JasperConfig,
     *,
-    headroom: float = 0.98,
+    headroom: float | None = None,
     max_wait_s: float = 20.0,
 ) -> Pacer:
+    """The account's share of the PostgreSQL limiter (`headroom` defaults to the config's)."""
     return Pacer(
         limiter,
         key=account_key(provider),
-        per_minute=calls_per_minute(provider, config) * headroom,
+        per_minute=calls_per_minute(provider, config) * (headroom or config.rate_headroom),
         max_wait_s=max_wait_s,
     )
 
@@ -70,7 +71,7 @@ def build_jasper_adapter(
     credentials_key: str,
     refusal_cache: TokenCache,
     config: JasperConfig | Mapping[str, Any] | None = None,
-    pacer: Pacer | None = None,
+    pacer: Callable[[], Awaitable[None]] | None = None,
     gate: Gate | None = None,
 ) -> JasperAdapter:
     if provider.integration != INTEGRATION:
