@@ -109,15 +109,10 @@ class JasperAdapter:
                     await self._raise_if_refused()
                     if self._pacer is not None:
                         await self._pacer()
-                    return await self._transport.request(
-                        operation, method, path, headers=self._headers, json_body=body
-                    )
-            except CarrierError as exc:
-                error = wire.map_error(exc, self.config)
-                if isinstance(error, CredentialsRefusedError) and error.http_status is not None:
-                    await self._remember_refusal(error)  # the carrier said so (not our hold)
-                if not isinstance(error, ThrottledError) or attempt >= self.config.throttle_retries:
-                    raise error from exc
+                    return await self._send(operation, method, path, body)
+            except ThrottledError:
+                if attempt >= self.config.throttle_retries:
+                    raise
             attempt += 1
             delay = min(
                 self.config.throttle_backoff_max_s,
@@ -126,6 +121,23 @@ class JasperAdapter:
             delay *= random.uniform(0.75, 1.25)
             log.info("carrier.throttled", operation=operation, attempt=attempt, wait_s=delay)
             await self._sleep(delay)
+
+    async def _send(
+        self, operation: str, method: str, path: str, body: Any
+    ) -> tuple[httpx.Response, CarrierExchange]:
+        """One request, its failure mapped; a refused key is remembered before the gate is
+        let go, so the next caller of any process sees the refusal instead of calling."""
+        try:
+            return await self._transport.request(
+                operation, method, path, headers=self._headers, json_body=body
+            )
+        except CarrierError as exc:
+            error = wire.map_error(exc, self.config)
+            if isinstance(error, CredentialsRefusedError):
+                await self._remember_refusal(error)
+            if error is exc:
+                raise
+            raise error from exc
 
     async def _json(
         self, operation: str, method: str, path: str, **kw: Any
