@@ -72,13 +72,13 @@ async def test_rate_plan_and_username_fields_are_set_and_read_back():
 
 
 async def test_a_late_change_is_pending_in_the_audit_trail_then_confirmed():
-    async with jasper_account(1, faults={"late_apply_s": 0.6}) as sim, httpx.AsyncClient() as http:
+    async with jasper_account(1, faults={"late_apply_s": 2}) as sim, httpx.AsyncClient() as http:
         adapter = sim.adapter(http)
         [device] = sim.devices
 
         accepted = await adapter.set_username(device, "bob", "CC-9")
         early = await adapter.confirm(accepted)
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(2.2)
         late = await adapter.confirm(accepted)
 
         assert accepted.applied is True  # the carrier said 200 ...
@@ -92,7 +92,7 @@ async def test_a_dated_change_is_confirmed_from_the_audit_trail_even_once_overwr
     async with jasper_account(1) as sim, httpx.AsyncClient() as http:
         adapter = sim.adapter(http)
         [device] = sim.devices
-        due = datetime.now(UTC) + timedelta(seconds=2)  # sent to the second
+        due = datetime.now(UTC) + timedelta(seconds=3)  # sent to the second
 
         accepted = await adapter.change_rate_plan(device, "M2M 5GB", effective_at=due)
         before = await adapter.confirm(accepted)
@@ -109,7 +109,7 @@ async def test_a_dated_status_change_the_sim_no_longer_allows_is_refused_by_the_
     async with jasper_account(1) as sim, httpx.AsyncClient() as http:
         adapter = sim.adapter(http)
         [device] = sim.devices
-        due = datetime.now(UTC) + timedelta(seconds=2)  # sent to the second
+        due = datetime.now(UTC) + timedelta(seconds=3)  # sent to the second
 
         accepted = await adapter.set_status(device, "DEACTIVATED", effective_at=due)
         await adapter.set_status(device, "DEACTIVATED")

@@ -89,12 +89,12 @@ async def test_bad_edits_are_400_with_the_documented_codes(cc: CC) -> None:
 
 async def test_dated_edit_is_accepted_202_and_applied_when_due(cc: CC) -> None:
     await cc.seed_devices({"iccid": ICCID, "status": "ACTIVATED"})
-    due = datetime.now(UTC) + timedelta(seconds=0.6)
+    due = datetime.now(UTC) + timedelta(seconds=1)
 
     answer = await cc.edit(ICCID, status="DEACTIVATED", effectiveDate=due.isoformat())
     before = await cc.details(ICCID)
     pending = (await cc.call("GET", f"/devices/{ICCID}/auditTrails")).json()["deviceAuditTrails"]
-    await asyncio.sleep(0.8)
+    await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.2)
     after = await cc.details(ICCID)
     done = (await cc.call("GET", f"/devices/{ICCID}/auditTrails")).json()["deviceAuditTrails"]
 
