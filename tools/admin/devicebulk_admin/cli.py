@@ -198,6 +198,9 @@ async def _import_devices(args: argparse.Namespace, db: Sessionmaker, _: CommonS
 async def _sync_inventory(
     args: argparse.Namespace, db: Sessionmaker, settings: CommonSettings
 ) -> Any:
+    jasper = await jasper_provider.sync_if_jasper(db, args.provider, args.tenant, _key(settings))
+    if jasper is not None:
+        return jasper
     return await inventory.sync_inventory(
         db, provider_id=args.provider, tenant_id=args.tenant, credentials_key=_key(settings)
     )
