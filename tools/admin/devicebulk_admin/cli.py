@@ -30,6 +30,7 @@ from devicebulk_admin import (
     dev_token,
     devices,
     inventory,
+    jasper_provider,
     maintenance_cli,
     providers,
     tenants,
@@ -82,13 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a carrier account",
         description="Credentials come from --credentials-file, else THINGSPACE_CLIENT_KEY, "
         "THINGSPACE_CLIENT_SECRET, THINGSPACE_USERNAME and THINGSPACE_PASSWORD, else a prompt "
-        "on a terminal; they are stored encrypted with CREDENTIALS_KEY.",
+        "on a terminal; they are stored encrypted with CREDENTIALS_KEY. --integration jasper: "
+        "JASPER_USERNAME and JASPER_API_KEY, --base-url or JASPER_BASE_URL (.../rws/api/v1).",
     )
     p.add_argument("--id", type=_positive, required=True, help="the portal's ServiceProviderId")
     p.add_argument("--name", required=True)
     p.add_argument("--account-name", required=True, help="the carrier billing account")
     p.add_argument("--base-url", help="carrier API base URL (default THINGSPACE_BASE_URL)")
-    p.add_argument("--integration", default="thingspace", choices=providers.INTEGRATIONS)
+    p.add_argument(
+        "--integration",
+        default="thingspace",
+        choices=(*providers.INTEGRATIONS, jasper_provider.INTEGRATION),
+    )
     writes = p.add_mutually_exclusive_group()
     writes.add_argument(
         "--writes-enabled",
@@ -168,6 +174,8 @@ async def _create_tenant(args: argparse.Namespace, db: Sessionmaker, _: CommonSe
 async def _create_provider(
     args: argparse.Namespace, db: Sessionmaker, settings: CommonSettings
 ) -> Any:
+    if args.integration == jasper_provider.INTEGRATION:
+        return await jasper_provider.create_from_args(args, db, _key(settings))
     spec = providers.ProviderSpec(
         id=args.id,
         name=args.name,
@@ -195,6 +203,9 @@ async def _import_devices(args: argparse.Namespace, db: Sessionmaker, _: CommonS
 async def _sync_inventory(
     args: argparse.Namespace, db: Sessionmaker, settings: CommonSettings
 ) -> Any:
+    jasper = await jasper_provider.sync_if_jasper(db, args.provider, args.tenant, _key(settings))
+    if jasper is not None:
+        return jasper
     return await inventory.sync_inventory(
         db, provider_id=args.provider, tenant_id=args.tenant, credentials_key=_key(settings)
     )

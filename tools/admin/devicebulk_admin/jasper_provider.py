@@ -1,0 +1,260 @@
+"""`create-provider --integration jasper`: a Cisco Control Center account, its user name and API
+key encrypted at rest; and `sync-inventory` for such a provider.
+
+The credentials are never command-line arguments: they come from a JSON file
+(`{"username", "api_key"}`), from JASPER_USERNAME and JASPER_API_KEY, or from a prompt on a
+terminal. The base URL is the operator's API root, ending in `/rws/api/v1` (`--base-url`, else
+JASPER_BASE_URL): the tenant console's host answers the API's paths with an HTML 404, so a URL
+of another shape is refused here rather than at the first device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from devicebulk_admin import inventory
+from devicebulk_admin.carrier import TIMEOUT
+from devicebulk_admin.errors import AdminError
+from devicebulk_admin.providers import ProviderResult, ProviderSpec, find_provider, load_provider
+from devicebulk_admin.runtime import Sessionmaker, require_key
+from devicebulk_admin.tenants import require_tenant
+from devicebulk_common.carriers import CarrierDevice, InProcessTokenCache
+from devicebulk_common.carriers.jasper import INTEGRATION, build_jasper_adapter, encrypt_credentials
+from devicebulk_common.carriers.jasper.status_graph import NEUTRAL_STATUS
+from devicebulk_common.db.engine import unit_of_work
+from devicebulk_common.models import Device, ServiceProvider
+
+CREDENTIAL_ENV = {"username": "JASPER_USERNAME", "api_key": "JASPER_API_KEY"}
+BASE_URL_ENV = "JASPER_BASE_URL"
+API_PATH = "/rws/api/v1"
+
+__all__ = [
+    "INTEGRATION",
+    "create_from_args",
+    "create_jasper_provider",
+    "read_credentials",
+    "sync_if_jasper",
+    "sync_jasper_inventory",
+]
+
+
+def _complete(raw: Mapping[str, object], source: str, name: Callable[[str], str]) -> dict[str, str]:
+    missing = [
+        name(field)
+        for field in CREDENTIAL_ENV
+        if not isinstance(raw.get(field), str) or not str(raw.get(field)).strip()
+    ]
+    if missing:
+        raise AdminError(f"Control Center credentials from {source} lack {', '.join(missing)}")
+    return {field: str(raw[field]).strip() for field in CREDENTIAL_ENV}
+
+
+def read_credentials(
+    credentials_file: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    interactive: bool | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> dict[str, str]:
+    """From ``--credentials-file``, else JASPER_USERNAME/JASPER_API_KEY, else a prompt."""
+    if credentials_file is not None:
+        try:
+            raw = json.loads(credentials_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise AdminError(f"cannot read credentials file {credentials_file}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise AdminError(f"credentials file {credentials_file} must hold a JSON object")
+        return _complete(raw, f"credentials file {credentials_file}", lambda f: f)
+    env = os.environ if env is None else env
+    if any(env.get(name) for name in CREDENTIAL_ENV.values()):
+        values = {field: env.get(name, "") for field, name in CREDENTIAL_ENV.items()}
+        return _complete(values, "the environment", lambda f: CREDENTIAL_ENV[f])
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        values = {
+            "username": prompt("Control Center user name: "),
+            "api_key": prompt("Control Center API key: "),
+        }
+        return _complete(values, "the prompt", lambda f: f)
+    raise AdminError(
+        "no Control Center credentials: set JASPER_USERNAME and JASPER_API_KEY, or pass "
+        "--credentials-file FILE (JSON with username and api_key), or run on a terminal"
+    )
+
+
+def check_base_url(given: str | None, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    url = (given or env.get(BASE_URL_ENV) or "").rstrip("/")
+    if not url:
+        raise AdminError(f"a Control Center provider needs --base-url (or {BASE_URL_ENV})")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AdminError(f"--base-url {url!r} is not an http(s) URL")
+    if not parts.path.endswith(API_PATH):
+        raise AdminError(
+            f"--base-url {url!r} must be the operator's API root, ending in {API_PATH} "
+            "(e.g. https://restapi1.jasper.com/rws/api/v1)"
+        )
+    return url
+
+
+async def create_jasper_provider(
+    sessionmaker: Sessionmaker,
+    spec: ProviderSpec,
+    *,
+    credentials: Callable[[], dict[str, str]],
+    credentials_key: str,
+    if_not_exists: bool = False,
+) -> ProviderResult:
+    """Insert the provider. ``credentials`` is only called when the row is really created."""
+    if spec.id <= 0 or not spec.name.strip() or not spec.account_name.strip():
+        raise AdminError("a provider needs a positive id, a name and an account name")
+    existing = await find_provider(sessionmaker, spec.id)
+    if existing is None:
+        creds = credentials()
+        encrypted = encrypt_credentials(
+            require_key(credentials_key), username=creds["username"], api_key=creds["api_key"]
+        )
+        statement = (
+            insert(ServiceProvider)
+            .values(
+                id=spec.id,
+                name=spec.name.strip(),
+                integration=INTEGRATION,
+                account_name=spec.account_name.strip(),
+                base_url=spec.base_url,
+                write_enabled=spec.write_enabled,
+                rate_limit_per_minute=spec.rate_limit_per_minute,
+                credentials_encrypted=encrypted,
+            )
+            .on_conflict_do_nothing(index_elements=[ServiceProvider.id])
+            .returning(ServiceProvider)
+        )
+        async with unit_of_work(sessionmaker) as session:
+            created = (await session.execute(statement)).scalar_one_or_none()
+        if created is not None:
+            return _result(created, created=True)
+        existing = await find_provider(sessionmaker, spec.id)
+        assert existing is not None
+    if not if_not_exists:
+        raise AdminError(
+            f"provider {spec.id} already exists ({existing.name!r}, account "
+            f"{existing.account_name}); pass --if-not-exists to accept an existing provider"
+        )
+    return _result(existing, created=False)
+
+
+def _result(provider: ServiceProvider, *, created: bool) -> ProviderResult:
+    return ProviderResult(
+        id=provider.id,
+        name=provider.name,
+        account_name=provider.account_name,
+        base_url=provider.base_url,
+        integration=provider.integration,
+        write_enabled=provider.write_enabled,
+        rate_limit_per_minute=provider.rate_limit_per_minute,
+        created=created,
+    )
+
+
+async def create_from_args(
+    args: argparse.Namespace, db: Sessionmaker, credentials_key: str
+) -> ProviderResult:
+    spec = ProviderSpec(
+        id=args.id,
+        name=args.name,
+        account_name=args.account_name,
+        base_url=check_base_url(args.base_url),
+        integration=INTEGRATION,
+        write_enabled=args.write_enabled,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+    )
+    return await create_jasper_provider(
+        db,
+        spec,
+        credentials=lambda: read_credentials(args.credentials_file),
+        credentials_key=credentials_key,
+        if_not_exists=args.if_not_exists,
+    )
+
+
+# -- sync-inventory ---------------------------------------------------------------------------
+
+
+def _neutral(device: CarrierDevice) -> CarrierDevice:
+    """The device with its SIM status as our neutral status (`ACTIVATED` -> `active`, ...), the
+    form `inventory` maps; an unknown status is kept, and counted as unmapped there."""
+    return replace(device, state=NEUTRAL_STATUS.get(device.state, device.state))
+
+
+async def sync_jasper_inventory(
+    sessionmaker: Sessionmaker,
+    provider: ServiceProvider,
+    *,
+    credentials_key: str,
+    tenant_id: int | None = None,
+) -> inventory.SyncResult:
+    """`sync-inventory` for a Control Center provider: Search Devices from the configured start,
+    applied a chunk at a time as for ThingSpace (status, carrier rate plan; new devices under
+    ``tenant_id``)."""
+    if tenant_id is not None:
+        await require_tenant(sessionmaker, tenant_id)
+    result = inventory.SyncResult(provider_id=provider.id, tenant_id=tenant_id)
+    matched = 0
+    chunk: list[CarrierDevice] = []
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        adapter = build_jasper_adapter(
+            provider,
+            http=http,
+            credentials_key=require_key(credentials_key),
+            refusal_cache=InProcessTokenCache(),
+        )
+        async for found in adapter.list_devices():
+            result.seen += 1
+            if not found.iccid:
+                result.without_iccid += 1
+                continue
+            device = _neutral(found)
+            if inventory.map_state(device.state) is None:
+                result.unmapped_state += 1
+            chunk.append(device)
+            if len(chunk) >= inventory.CHUNK:
+                matched += await inventory._apply_chunk(
+                    sessionmaker, provider.id, tenant_id, chunk, result
+                )
+                chunk = []
+    if chunk:
+        matched += await inventory._apply_chunk(sessionmaker, provider.id, tenant_id, chunk, result)
+    async with sessionmaker() as session:
+        ours = await session.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(Device.service_provider_id == provider.id, Device.is_deleted.is_(False))
+        )
+    result.missing_at_carrier = max(0, (ours or 0) - matched - result.created)
+    return result
+
+
+async def sync_if_jasper(
+    db: Sessionmaker, provider_id: int, tenant_id: int | None, credentials_key: str
+) -> inventory.SyncResult | None:
+    """The sync of a Control Center provider, or None for a provider of another integration."""
+    provider = await load_provider(db, provider_id)
+    if provider.integration != INTEGRATION:
+        return None
+    return await sync_jasper_inventory(
+        db, provider, credentials_key=credentials_key, tenant_id=tenant_id
+    )
