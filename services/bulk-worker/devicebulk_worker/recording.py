@@ -18,6 +18,7 @@ from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
 from devicebulk_worker import resume
 from devicebulk_worker.durable import NEVER, RETRYABLE
 from devicebulk_worker.operations import LOCAL_OPERATIONS, Job, LocalRefusal
+from devicebulk_worker.retry import settled_params
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +175,9 @@ async def record_carrier_state(
                     DeviceChange.id == job.device_change_id,
                     DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
                 )
-                .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
+                .values(
+                    status=c.DeviceChangeStatus.AWAITING_CALLBACK.value, params=settled_params()
+                )
             )
             if not moved.rowcount:  # type: ignore[attr-defined]
                 return
@@ -199,8 +202,15 @@ async def record_carrier_state(
 async def note_sent_again(
     sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
 ) -> None:
-    """Why a device whose last attempt's outcome was unknown is sent again (the audit says)."""
+    """Why a device whose last attempt's outcome was unknown is sent again (the audit says).
+    The check settled it, so the ask-first mark goes: were this send refused outright (a 429,
+    a 500), its retry would not list the account again."""
     async with unit_of_work(sessionmaker) as session:
+        await session.execute(
+            update(DeviceChange)
+            .where(DeviceChange.id == job.device_change_id)
+            .values(params=settled_params())
+        )
         audit(
             session,
             bulk_change_id=job.bulk_change_id,

@@ -34,6 +34,12 @@ def asks_first(params: dict[str, Any] | None) -> bool:
     return bool((params or {}).get(ASK_FIRST))
 
 
+def settled_params() -> Any:
+    """``params`` without the ask-first mark: a check of the carrier's device list settled
+    what the last attempt did, so the next attempt needs no list request of its own."""
+    return DeviceChange.params.op("-")(literal(ASK_FIRST))
+
+
 def retry_values(exc: CarrierError) -> dict[str, Any]:
     """The columns a retry after `exc` writes: its reason; the ask-first mark when the
     request may have reached the carrier; the attempt given back when it did not count."""

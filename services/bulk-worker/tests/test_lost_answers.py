@@ -95,3 +95,33 @@ async def test_the_need_to_ask_first_survives_a_429_and_a_failed_check(
     assert change.status == "AwaitingCallback"
     assert await carrier.calls(ACTIVATE) == activations + 1
     assert await _activations(carrier, [world.devices[0].iccid]) == {world.devices[0].iccid: 1}
+
+
+async def test_a_check_that_settled_the_device_clears_the_need_to_ask_first(
+    handler, world, carrier, sessionmaker
+):
+    (first,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[1:2])
+    await handler(first)  # logged in: the faults below meet the activation, not the login
+    (message,) = await add_bulk_change(sessionmaker, world, "activate", devices=world.devices[:1])
+    # The request hangs and the gateway answers 504: it may have reached the carrier.
+    await _faults(carrier, timeout_rate=1.0, timeout_s=0)
+    await handler(message)
+    (change,) = await changes_of(sessionmaker, [message])
+    assert change.status == "Retry" and change.params[ASK_FIRST]
+
+    # The check (a list) finds it not done, and the activation sent again is refused with a
+    # 429 (the list took the minute's only slot): the carrier did nothing with it.
+    await _faults(carrier, rate_limit_per_minute=1)
+    lists = await carrier.calls(LIST)
+    await handler(message)
+    (change,) = await changes_of(sessionmaker, [message])
+    assert change.status == "Retry" and change.error_code.endswith("RateLimitExceeded")
+    assert await carrier.calls(LIST) == lists + 1
+    assert not change.params.get(ASK_FIRST)
+
+    await _faults(carrier)
+    await handler(message)  # sent at once: nothing is unknown, no list request
+    (change,) = await changes_of(sessionmaker, [message])
+    assert change.status == "AwaitingCallback"
+    assert await carrier.calls(LIST) == lists + 1
+    assert await _activations(carrier, [world.devices[0].iccid]) == {world.devices[0].iccid: 1}
