@@ -353,9 +353,12 @@ class DeviceChangeHandler:
         if not jobs:
             return
         log.info("transient carrier failure; retrying", code=exc.code, devices=len(jobs))
+        # One delay per attempt number, not one per device: the devices of one request come
+        # back together and are gathered (or checked) again as one request, not a trickle.
+        delays = {a: self._retry.delay_s(exc, a) for a in sorted({j.attempt for j in jobs})}
         async with unit_of_work(self._sessionmaker) as session:
             for job in jobs:
-                delay = self._retry.delay_s(exc, job.attempt)
+                delay = delays[job.attempt]
                 if not await self._to_retry(session, job, **retry_values(exc)):
                     continue
                 await schedule_retry(session, job.message, delay_s=delay)
