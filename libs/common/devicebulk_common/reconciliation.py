@@ -242,6 +242,7 @@ def _queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None
     :func:`release_held` finds no device of that request still awaiting its callback.
     """
     dc.params = {**(dc.params or {}), "phase": step.phase}
+    dc.params.pop("request_recorded_by_callback", None)  # the next request is the worker's
     dc.status = c.DeviceChangeStatus.QUEUED.value
     dc.carrier_request_id = None
     dc.published_at = None
