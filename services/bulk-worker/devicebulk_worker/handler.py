@@ -43,6 +43,7 @@ from devicebulk_common import contracts as c
 from devicebulk_common.callbacks import lock_request, reconcile_request
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
+    AuthExpiredError,
     CarrierAdapter,
     CarrierError,
     SyncActionResult,
@@ -81,7 +82,13 @@ from devicebulk_worker.recording import (
     unrecordable,
     write_audit,
 )
-from devicebulk_worker.retry import RetryPolicy, dead_letter, retry_values, schedule_retry
+from devicebulk_worker.retry import (
+    MAX_AUTH_ROUNDS,
+    RetryPolicy,
+    dead_letter,
+    retry_values,
+    schedule_retry,
+)
 from devicebulk_worker.starting import Lease, held, start_batch
 
 log = structlog.get_logger(__name__)
@@ -201,8 +208,10 @@ class DeviceChangeHandler:
                         self._run_group(adapter, jobs[half:]),
                     )
                     return
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
-                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
+                done = [
+                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
+                ]
                 await durably(lambda: self._retry_later(again, refused))
                 await durably(lambda: self._failed(done, refused))
                 return
@@ -229,8 +238,10 @@ class DeviceChangeHandler:
                 return
             except CarrierError as exc:
                 refused = exc
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
-                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
+                done = [
+                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
+                ]
                 await durably(lambda: self._retry_later(again, refused))
                 await durably(lambda: self._failed(done, refused))
                 return
@@ -388,6 +399,11 @@ class DeviceChangeHandler:
                 message = exc.message + (
                     f" (gave up after {job.attempt} attempts)" if gave_up else ""
                 )
+                if isinstance(exc, AuthExpiredError):
+                    message = (
+                        f"{exc.message} (the carrier refused the {exc.token} token again after "
+                        f"a fresh login, in {MAX_AUTH_ROUNDS} rounds; gave up)"
+                    )
                 finishes.append(
                     Finish(
                         job.device_change_id,
