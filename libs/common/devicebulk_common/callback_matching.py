@@ -6,7 +6,9 @@ provider whose listener received the callback.
 - **By open attempt** (the sweeper, for a request id no device change of the provider knows:
   its answer was lost, or it is recorded late): a success names its operation, and finds the
   one open device change (``Processing``/``AwaitingCallback``) of that provider, ICCID and
-  operation (and step, for a change in two carrier requests) created before the callback came.
+  operation (and step, for a change in two carrier requests) created before the callback came,
+  or the ``Retry`` of an attempt whose outcome is unknown (its answer was lost: the callback is
+  that outcome, and no device list is needed).
   A failure names no operation: it finds only an ``AwaitingCallback`` with no request id (the
   carrier showed the request under way; no other attempt will be sent), never a ``Processing``
   one, whose own attempt may still be in flight and succeed.
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 OPEN = frozenset(
     {c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value}
 )
+
+# The device change params key of an attempt whose outcome is unknown (reconciliation.ASK_FIRST,
+# the worker's retry.ASK_FIRST).
+ASK_FIRST = "ask_first"
 
 # The device change params key saying its request id was recorded by a callback matched by
 # open attempt, not by the worker (which recorded none: the answer was lost).
@@ -209,8 +215,15 @@ class DeviceMatch:
     waiting: dict[int, str]
 
 
+def _awaits_unknown_outcome(dc: DeviceChange) -> bool:
+    """A retry whose last attempt may have been carried out (its answer was lost: the ask-first
+    mark): the carrier's success callback for that operation is that attempt's outcome, and
+    settles it without the device-list check the retry would otherwise make."""
+    return dc.status == c.DeviceChangeStatus.RETRY.value and bool((dc.params or {}).get(ASK_FIRST))
+
+
 def _fits(cb: Row[Any], parsed: ParsedCallback, dc: DeviceChange) -> bool:
-    if dc.status not in OPEN:
+    if dc.status not in OPEN and not (parsed.ok and _awaits_unknown_outcome(dc)):
         return False
     if not parsed.ok:
         return (
