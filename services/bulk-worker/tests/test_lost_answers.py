@@ -149,23 +149,25 @@ async def test_the_success_callbacks_of_a_lost_answer_settle_its_retries_without
     try:
         await run(handler, messages)  # carried out, answered 504: every device Retry, unknown
         await _faults(carrier)
-        for _ in range(100):
-            if len(listening.received) >= 50:
+        iccids = [d.iccid for d in devices]
+        for _ in range(100):  # the carrier's callbacks for the lost request are stored
+            async with sessionmaker() as s:
+                stored = (
+                    await s.execute(
+                        select(CarrierCallback.id, CarrierCallback.request_id).where(
+                            CarrierCallback.iccid.in_(iccids),
+                            CarrierCallback.processed_at.is_(None),
+                        )
+                    )
+                ).all()
+            if len(stored) >= 50:
                 break
             await asyncio.sleep(0.05)
         # The receiver's sweeper: the request id was never recorded, so the callbacks are
         # matched by device; each finds its device change waiting to ask the carrier.
-        (request_id,) = {cb["requestId"] for cb in listening.received}
-        async with sessionmaker() as s:
-            pending = (
-                await s.scalars(
-                    select(CarrierCallback.id).where(
-                        CarrierCallback.request_id == request_id,
-                        CarrierCallback.processed_at.is_(None),
-                    )
-                )
-            ).all()
-        assert len(pending) == 50
+        assert len(stored) == 50
+        (request_id,) = {row.request_id for row in stored}
+        pending = [row.id for row in stored]
         async with unit_of_work(sessionmaker) as s:
             await lock_request(s, request_id)
             await reconcile_swept(s, pending)
