@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
 from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
+from devicebulk_common.callback_matching import RECORDED_BY_CALLBACK
 from devicebulk_common.lifecycle import Finish, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
@@ -242,7 +243,7 @@ def _queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None
     :func:`release_held` finds no device of that request still awaiting its callback.
     """
     dc.params = {**(dc.params or {}), "phase": step.phase}
-    dc.params.pop("request_recorded_by_callback", None)  # the next request is the worker's
+    dc.params.pop(RECORDED_BY_CALLBACK, None)  # the next request is recorded by the worker
     dc.status = c.DeviceChangeStatus.QUEUED.value
     dc.carrier_request_id = None
     dc.published_at = None
