@@ -44,8 +44,8 @@ OPEN = frozenset(
     {c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value}
 )
 
-# The device change params key of an attempt whose outcome is unknown (reconciliation.ASK_FIRST,
-# the worker's retry.ASK_FIRST).
+# The device change params key that has the worker check the carrier's device list before it
+# sends anything: the last attempt's outcome is unknown (the worker's retry.ASK_FIRST).
 ASK_FIRST = "ask_first"
 
 # The device change params key saying its request id was recorded by a callback matched by

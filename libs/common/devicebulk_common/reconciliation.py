@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
 from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
-from devicebulk_common.callback_matching import RECORDED_BY_CALLBACK
+from devicebulk_common.callback_matching import ASK_FIRST, RECORDED_BY_CALLBACK
 from devicebulk_common.lifecycle import Finish, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 ACTOR = "callback-receiver"
 ALREADY_ACTIVE = "DeviceAlreadyActive"
-# The device change params key that has the worker check the carrier's device list before it
-# sends anything (the worker's retry.ASK_FIRST).
-ASK_FIRST = "ask_first"
 # The device change params key of a next step held back (Queued, not yet published) until the
 # other devices of its carrier request have their callbacks too: then the next step of the whole
 # request goes out together and is gathered into one carrier request (not one request per

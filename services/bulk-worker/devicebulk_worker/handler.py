@@ -79,6 +79,7 @@ from devicebulk_worker.recording import (
     fail_unrecordable,
     note_sent_again,
     record_carrier_state,
+    record_under_way,
     unrecordable,
     write_audit,
 )
@@ -246,11 +247,15 @@ class DeviceChangeHandler:
                 await durably(lambda: self._failed(done, refused))
                 return
             send: dict[Hashable, list[Job]] = defaultdict(list)
-            for job, view in zip(jobs, views, strict=True):
-                if view.verdict != "not-done":
+            checked = list(zip(jobs, views, strict=True))
+            under_way = [(j, v) for j, v in checked if v.verdict == "pending"]
+            resend = [(j, v) for j, v in checked if v.verdict == "not-done"]
+            for job, view in checked:
+                if view.verdict == "done":
                     await durably(lambda j=job, v=view: self.record_carrier_state(j, v))  # type: ignore[misc]
-                    continue
-                await durably(lambda j=job, v=view: note_sent_again(self._sessionmaker, j, v))  # type: ignore[misc]
+            await durably(lambda: record_under_way(self._sessionmaker, under_way))
+            await durably(lambda: note_sent_again(self._sessionmaker, resend))
+            for job, _ in resend:
                 key = OPERATIONS[job.op].key(job)
                 send[key if key is not None else job.device_change_id].append(job)
             await asyncio.gather(

@@ -19,15 +19,15 @@ from sqlalchemy import Integer, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devicebulk_common import callback_matching
 from devicebulk_common import contracts as c
-from devicebulk_common import reconciliation
 from devicebulk_common.carriers import AuthExpiredError, CarrierError, ThrottledError
 from devicebulk_common.models import DeviceChange, OutboxMessage
 from devicebulk_common.outbox.relay import notify_outbox
 
 # The device change's params key saying: the last request may have been carried out (or the
-# carrier said it was: DeviceAlreadyActive). Equal to reconciliation.ASK_FIRST.
-ASK_FIRST = reconciliation.ASK_FIRST
+# carrier said it was: DeviceAlreadyActive). The kit's, which the callbacks set and read too.
+ASK_FIRST = callback_matching.ASK_FIRST
 
 
 def asks_first(params: dict[str, Any] | None) -> bool:
