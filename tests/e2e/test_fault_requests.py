@@ -145,10 +145,10 @@ async def test_a_worker_killed_with_1000_devices_in_flight_costs_a_handful_of_re
         >= killed_at
         and c["endpoint"] in (ACTIVATE, LIST)
     ]
-    # One device list (a page: the account holds 1,000 devices) for all 1,000, not one a device,
-    # and no activation sent again.
+    # One device list (a page: the account holds 1,000 devices) for all 1,000, not one a device
+    # (none at all if the callbacks came first on a slow machine), and no activation sent again.
     assert Counter(c["endpoint"] for c in after) == {LIST: len(after)}
-    assert 1 <= len(after) <= 3, after
+    assert len(after) <= 3, after
     assert _most_actions(stack, iccids) == {"activate": 1}
     # The request id was never recorded (the answer died with the worker): each callback found
     # its device change by ICCID and open attempt, also those that came after the first ones
