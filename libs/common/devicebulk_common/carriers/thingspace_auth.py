@@ -121,6 +121,7 @@ class ThingSpaceAuth:
         except CarrierError as exc:
             if _is_refusal(exc):
                 raise await self._refused(self._oauth_refused_key, "OAuth client", exc) from exc
+            exc.outcome_unknown = False  # a lost token answer: the action was never sent
             raise
         body: Any = self._transport.decode(response, exchange)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -166,6 +167,7 @@ class ThingSpaceAuth:
         except CarrierError as exc:
             if _is_refusal(exc):
                 raise await self._refused(self._session_refused_key, "API user", exc) from exc
+            exc.outcome_unknown = False  # a lost login answer: the action was never sent
             raise
         body: Any = self._transport.decode(response, exchange)
         token = body.get("sessionToken") if isinstance(body, dict) else None

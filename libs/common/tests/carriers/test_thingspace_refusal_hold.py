@@ -1,10 +1,15 @@
 """A refused login is never followed by another with the same credentials until an operator
-acts: five refused logins lock the carrier's API user."""
+acts: five refused logins lock the carrier's API user. A login whose answer was lost is not
+an action whose outcome is unknown."""
 
 import httpx
 import pytest
 
-from devicebulk_common.carriers import CredentialsRefusedError, ThingSpaceAdapter
+from devicebulk_common.carriers import (
+    CredentialsRefusedError,
+    ThingSpaceAdapter,
+    TransientCarrierError,
+)
 
 from .helpers import (
     ACCOUNT,
@@ -54,3 +59,18 @@ async def test_a_refused_login_is_not_tried_again_hours_later_with_the_same_cred
 
     assert ts.login_route.call_count == 2  # the refused one, then the corrected one
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize("route", ["login_route", "token_route"])
+async def test_a_gateway_504_on_the_login_leaves_the_action_known_not_sent(route):
+    gateway = {"errorCode": "UnifiedWebService.REQUEST_FAILED.UnexpectedError", "errorMessage": "x"}
+    async with thingspace() as ts:
+        getattr(ts, route).side_effect = None
+        getattr(ts, route).mock(return_value=httpx.Response(504, json=gateway))
+        action = ts.router.post(SUSPEND).mock(return_value=accepted())
+        with pytest.raises(TransientCarrierError) as caught:
+            await ts.adapter.suspend([DEVICE])
+
+    assert action.call_count == 0
+    # Nothing to ask the carrier about before the next attempt: the suspend never left.
+    assert not caught.value.outcome_unknown
