@@ -6,10 +6,17 @@ provider whose listener received the callback.
 - **By open attempt** (the sweeper, for a request id no device change of the provider knows:
   its answer was lost, or it is recorded late): a success names its operation, and finds the
   one open device change (``Processing``/``AwaitingCallback``) of that provider, ICCID and
-  operation (and step, for a change in two carrier requests) created before the callback came.
+  operation (and step, for a change in two carrier requests) created before the callback came,
+  or the ``Retry`` of an attempt whose outcome is unknown (its answer was lost: the callback is
+  that outcome, and no device list is needed).
   A failure names no operation: it finds only an ``AwaitingCallback`` with no request id (the
   carrier showed the request under way; no other attempt will be sent), never a ``Processing``
   one, whose own attempt may still be in flight and succeed.
+- **A request recorded by its callbacks**: when the first callbacks of a request never recorded
+  find their open attempts, the request id is recorded on those device changes only (marked
+  :data:`RECORDED_BY_CALLBACK`). A later callback of that request whose device is not among them
+  is matched by open attempt as well (left for the sweeper), not taken for a device the request
+  does not have: the request's other devices were never recorded either.
 - **Moot**: no device change of that provider and ICCID is open any more (settled meanwhile,
   e.g. by a resume that read the carrier's device state): the callback is recorded as
   reconciled with that reason, not left pending forever.
@@ -36,6 +43,14 @@ if TYPE_CHECKING:
 OPEN = frozenset(
     {c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value}
 )
+
+# The device change params key that has the worker check the carrier's device list before it
+# sends anything: the last attempt's outcome is unknown (the worker's retry.ASK_FIRST).
+ASK_FIRST = "ask_first"
+
+# The device change params key saying its request id was recorded by a callback matched by
+# open attempt, not by the worker (which recorded none: the answer was lost).
+RECORDED_BY_CALLBACK = "request_recorded_by_callback"
 
 # A device change with the id of its bulk change's provider.
 Located = tuple[DeviceChange, int]
@@ -180,8 +195,11 @@ def match_by_request(
         if not known:
             unrecorded.append((cb, parsed))
             continue
-        only = known[0] if len(known) == 1 else None
         key = (cb.service_provider_id, cb.request_id, cb.iccid)
+        if key not in by_pair and all((dc.params or {}).get(RECORDED_BY_CALLBACK) for dc in known):
+            unrecorded.append((cb, parsed))  # recorded by callbacks, not every device yet
+            continue
+        only = known[0] if len(known) == 1 else None
         targets.append((cb.id, parsed, by_pair.get(key) or only))
     return targets, unrecorded
 
@@ -197,8 +215,15 @@ class DeviceMatch:
     waiting: dict[int, str]
 
 
+def _awaits_unknown_outcome(dc: DeviceChange) -> bool:
+    """A retry whose last attempt may have been carried out (its answer was lost: the ask-first
+    mark): the carrier's success callback for that operation is that attempt's outcome, and
+    settles it without the device-list check the retry would otherwise make."""
+    return dc.status == c.DeviceChangeStatus.RETRY.value and bool((dc.params or {}).get(ASK_FIRST))
+
+
 def _fits(cb: Row[Any], parsed: ParsedCallback, dc: DeviceChange) -> bool:
-    if dc.status not in OPEN:
+    if dc.status not in OPEN and not (parsed.ok and _awaits_unknown_outcome(dc)):
         return False
     if not parsed.ok:
         return (

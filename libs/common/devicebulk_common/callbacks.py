@@ -34,6 +34,7 @@ from devicebulk_common import contracts as c
 from devicebulk_common import operations as ops
 from devicebulk_common.callback_effects import COST_CENTER_PHASE, USERNAME_FIELD_PHASE
 from devicebulk_common.callback_matching import (
+    RECORDED_BY_CALLBACK,
     bigints,
     lock_by_device,
     lock_by_request,
@@ -334,6 +335,7 @@ async def _reconcile(
             assert change is not None
             if change.carrier_request_id is None:
                 change.carrier_request_id = cb.request_id  # recorded late, by its callback
+                change.params = {**(change.params or {}), RECORDED_BY_CALLBACK: True}
             by_attempt.add(callback_id)
         targets += found.targets
         moot = found.moot

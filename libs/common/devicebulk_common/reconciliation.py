@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
 from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
+from devicebulk_common.callback_matching import ASK_FIRST, RECORDED_BY_CALLBACK
 from devicebulk_common.lifecycle import Finish, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.outbox.relay import notify_outbox
@@ -28,9 +30,11 @@ if TYPE_CHECKING:
 
 ACTOR = "callback-receiver"
 ALREADY_ACTIVE = "DeviceAlreadyActive"
-# The device change params key that has the worker check the carrier's device list before it
-# sends anything (the worker's retry.ASK_FIRST).
-ASK_FIRST = "ask_first"
+# The device change params key of a next step held back (Queued, not yet published) until the
+# other devices of its carrier request have their callbacks too: then the next step of the whole
+# request goes out together and is gathered into one carrier request (not one request per
+# trickle of callbacks). See :func:`release_held` and :func:`release_stale_holds`.
+HELD_FOR = "held_for"
 
 # The audit rows of a batch, with one statement whatever its size (one prepared statement).
 _AUDIT = text(
@@ -66,6 +70,8 @@ class Reconciliation:
     # Device change id -> its status once this batch is written.
     handled: dict[int, str] = field(default_factory=dict)
     requeued: bool = False
+    # Carrier request id -> the bulk changes whose next steps this batch held for it.
+    held: dict[str, set[uuid.UUID]] = field(default_factory=dict)
 
     def unmatched(self, callback_id: int) -> None:
         self.outcomes.append(
@@ -141,7 +147,10 @@ class Reconciliation:
             )
             return
         if isinstance(result, NextPhase):
-            _queue_next_phase(dc, result)
+            request_id = dc.carrier_request_id or cb.request_id
+            _queue_next_phase(dc, result, held_for=request_id)
+            if request_id:
+                self.held.setdefault(request_id, set()).add(dc.bulk_change_id)
             self.requeued = True
             self._record(
                 callback_id,
@@ -207,6 +216,8 @@ class Reconciliation:
                     "messages": list(messages),
                 },
             )
+        if self.held:
+            await release_held(session, self.held)
         if self.requeued:
             await notify_outbox(session)
 
@@ -220,19 +231,83 @@ def _queue_read_back(dc: DeviceChange) -> None:
     dc.published_at = None
 
 
-def _queue_next_phase(dc: DeviceChange, step: NextPhase) -> None:
+def _queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None) -> None:
     """Queue the device change again for its next carrier request (published by the relay).
 
     The confirmed request's id is cleared (one carrier request id at a time: a late repeat of
-    the old request's callbacks then matches nothing), and the attempts start again.
+    the old request's callbacks then matches nothing), and the attempts start again. With
+    ``held_for`` (the confirmed request's id) it is held: Queued but not published, until
+    :func:`release_held` finds no device of that request still awaiting its callback.
     """
     dc.params = {**(dc.params or {}), "phase": step.phase}
+    dc.params.pop(RECORDED_BY_CALLBACK, None)  # the next request is recorded by the worker
     dc.status = c.DeviceChangeStatus.QUEUED.value
     dc.carrier_request_id = None
     dc.published_at = None
     dc.attempts = 0
+    if held_for:
+        dc.params = {**dc.params, HELD_FOR: held_for}
+        dc.published_at = datetime.now(UTC)  # the relay publishes only unpublished rows
     if step.result is not None:
         dc.result = step.result
+
+
+# One exclusive lock per request whose next steps are held (in a fixed order): two batches of
+# one request's callbacks (the receiver reconciles them side by side under a shared lock) must
+# not both see the other's devices still awaiting, and both hold.
+_LOCK_HOLDS = text(
+    "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS t(k)"
+)
+_STILL_AWAITING = text(
+    """
+    SELECT DISTINCT carrier_request_id FROM device_change
+    WHERE carrier_request_id = ANY(CAST(:request_ids AS text[])) AND status = 'AwaitingCallback'
+    """
+)
+_RELEASE = text(
+    """
+    UPDATE device_change SET published_at = NULL, params = params - 'held_for'
+    WHERE bulk_change_id = ANY(CAST(:bulk_change_ids AS uuid[])) AND status = 'Queued'
+      AND params->>'held_for' = ANY(CAST(:request_ids AS text[]))
+    """
+)
+
+
+async def release_held(session: AsyncSession, held: dict[str, set[uuid.UUID]]) -> int:
+    """Publish the held next steps of each request none of whose devices still awaits its
+    callback (this transaction's own changes flushed first). Returns how many were released.
+
+    A device whose callback never comes keeps the others held only until
+    :func:`release_stale_holds` (the worker's watchdog) lets them go."""
+    await session.flush()
+    await session.execute(_LOCK_HOLDS, {"keys": [f"held:{r}" for r in sorted(held)]})
+    waiting = set((await session.scalars(_STILL_AWAITING, {"request_ids": sorted(held)})).all())
+    done = [r for r in held if r not in waiting]
+    if not done:
+        return 0
+    bulk_change_ids = sorted({b for r in done for b in held[r]})
+    released = await session.execute(
+        _RELEASE, {"bulk_change_ids": bulk_change_ids, "request_ids": done}
+    )
+    return int(released.rowcount)  # type: ignore[attr-defined]
+
+
+_RELEASE_STALE = text(
+    """
+    UPDATE device_change SET published_at = NULL, params = params - 'held_for'
+    WHERE bulk_change_id IN (SELECT id FROM bulk_change WHERE status = 'PROCESSING')
+      AND status = 'Queued' AND params ? 'held_for'
+      AND updated_at < now() - make_interval(secs => :older_than_s)
+    """
+)
+
+
+async def release_stale_holds(session: AsyncSession, *, older_than_s: float) -> int:
+    """Publish the next steps held longer than ``older_than_s`` (a device of their request
+    whose callback never came, or another bulk change's devices in the same request).
+    Returns how many; the caller notifies the relay."""
+    released = await session.execute(_RELEASE_STALE, {"older_than_s": older_than_s})
+    return int(released.rowcount)  # type: ignore[attr-defined]
 
 
 _TRIED = text(

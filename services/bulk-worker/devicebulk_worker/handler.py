@@ -43,6 +43,7 @@ from devicebulk_common import contracts as c
 from devicebulk_common.callbacks import lock_request, reconcile_request
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
+    AuthExpiredError,
     CarrierAdapter,
     CarrierError,
     SyncActionResult,
@@ -78,10 +79,17 @@ from devicebulk_worker.recording import (
     fail_unrecordable,
     note_sent_again,
     record_carrier_state,
+    record_under_way,
     unrecordable,
     write_audit,
 )
-from devicebulk_worker.retry import RetryPolicy, dead_letter, retry_values, schedule_retry
+from devicebulk_worker.retry import (
+    MAX_AUTH_ROUNDS,
+    RetryPolicy,
+    dead_letter,
+    retry_values,
+    schedule_retry,
+)
 from devicebulk_worker.starting import Lease, held, start_batch
 
 log = structlog.get_logger(__name__)
@@ -201,8 +209,10 @@ class DeviceChangeHandler:
                         self._run_group(adapter, jobs[half:]),
                     )
                     return
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
-                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
+                done = [
+                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
+                ]
                 await durably(lambda: self._retry_later(again, refused))
                 await durably(lambda: self._failed(done, refused))
                 return
@@ -229,17 +239,23 @@ class DeviceChangeHandler:
                 return
             except CarrierError as exc:
                 refused = exc
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt)]
-                done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt)]
+                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
+                done = [
+                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
+                ]
                 await durably(lambda: self._retry_later(again, refused))
                 await durably(lambda: self._failed(done, refused))
                 return
             send: dict[Hashable, list[Job]] = defaultdict(list)
-            for job, view in zip(jobs, views, strict=True):
-                if view.verdict != "not-done":
+            checked = list(zip(jobs, views, strict=True))
+            under_way = [(j, v) for j, v in checked if v.verdict == "pending"]
+            resend = [(j, v) for j, v in checked if v.verdict == "not-done"]
+            for job, view in checked:
+                if view.verdict == "done":
                     await durably(lambda j=job, v=view: self.record_carrier_state(j, v))  # type: ignore[misc]
-                    continue
-                await durably(lambda j=job, v=view: note_sent_again(self._sessionmaker, j, v))  # type: ignore[misc]
+            await durably(lambda: record_under_way(self._sessionmaker, under_way))
+            await durably(lambda: note_sent_again(self._sessionmaker, resend))
+            for job, _ in resend:
                 key = OPERATIONS[job.op].key(job)
                 send[key if key is not None else job.device_change_id].append(job)
             await asyncio.gather(
@@ -353,9 +369,12 @@ class DeviceChangeHandler:
         if not jobs:
             return
         log.info("transient carrier failure; retrying", code=exc.code, devices=len(jobs))
+        # One delay per attempt number, not one per device: the devices of one request come
+        # back together and are gathered (or checked) again as one request, not a trickle.
+        delays = {a: self._retry.delay_s(exc, a) for a in sorted({j.attempt for j in jobs})}
         async with unit_of_work(self._sessionmaker) as session:
             for job in jobs:
-                delay = self._retry.delay_s(exc, job.attempt)
+                delay = delays[job.attempt]
                 if not await self._to_retry(session, job, **retry_values(exc)):
                     continue
                 await schedule_retry(session, job.message, delay_s=delay)
@@ -385,6 +404,11 @@ class DeviceChangeHandler:
                 message = exc.message + (
                     f" (gave up after {job.attempt} attempts)" if gave_up else ""
                 )
+                if isinstance(exc, AuthExpiredError):
+                    message = (
+                        f"{exc.message} (the carrier refused the {exc.token} token again after "
+                        f"a fresh login, in {MAX_AUTH_ROUNDS} rounds; gave up)"
+                    )
                 finishes.append(
                     Finish(
                         job.device_change_id,

@@ -101,6 +101,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             timeout_s=settings.worker_callback_timeout_s,
             give_up_s=settings.worker_callback_give_up_s,
             max_attempts=settings.worker_max_attempts,
+            hold_s=settings.worker_phase_hold_s,
         )
         watchdog_task = asyncio.create_task(
             watchdog.run(stop, interval_s=settings.worker_watchdog_interval_s)

@@ -18,6 +18,7 @@ from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
 from devicebulk_worker import resume
 from devicebulk_worker.durable import NEVER, RETRYABLE
 from devicebulk_worker.operations import LOCAL_OPERATIONS, Job, LocalRefusal
+from devicebulk_worker.retry import settled_params
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +175,9 @@ async def record_carrier_state(
                     DeviceChange.id == job.device_change_id,
                     DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
                 )
-                .values(status=c.DeviceChangeStatus.AWAITING_CALLBACK.value)
+                .values(
+                    status=c.DeviceChangeStatus.AWAITING_CALLBACK.value, params=settled_params()
+                )
             )
             if not moved.rowcount:  # type: ignore[attr-defined]
                 return
@@ -196,21 +199,95 @@ async def record_carrier_state(
         )
 
 
-async def note_sent_again(
-    sessionmaker: async_sessionmaker[AsyncSession], job: Job, view: resume.CarrierView
+async def record_under_way(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    checked: Sequence[tuple[Job, resume.CarrierView]],
 ) -> None:
-    """Why a device whose last attempt's outcome was unknown is sent again (the audit says)."""
+    """The carrier shows these operations under way: each device change awaits its callback
+    (from Processing only: never over a Success a callback committed meanwhile), nothing is
+    sent again. One transaction for them all, not one a device."""
+    if not checked:
+        return
+    by_id = {job.device_change_id: (job, view) for job, view in checked}
     async with unit_of_work(sessionmaker) as session:
-        audit(
+        await _lock_in_order(session, list(by_id))
+        moved = (
+            await session.scalars(
+                update(DeviceChange)
+                .where(
+                    DeviceChange.id.in_(list(by_id)),
+                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
+                )
+                .values(
+                    status=c.DeviceChangeStatus.AWAITING_CALLBACK.value, params=settled_params()
+                )
+                .returning(DeviceChange.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        await write_audit(
             session,
-            bulk_change_id=job.bulk_change_id,
-            device_change_id=job.device_change_id,
-            actor=ACTOR,
-            step="resume-check",
-            status=c.DeviceChangeStatus.PROCESSING.value,
-            message=f"sent again: the carrier shows attempt {job.attempt - 1} not done "
-            f"({view.note})",
+            [
+                _note(
+                    by_id[i][0],
+                    c.DeviceChangeStatus.AWAITING_CALLBACK.value,
+                    f"the resume check found it under way at the carrier: {by_id[i][1].note}; "
+                    "awaiting its callback; not sent again",
+                )
+                for i in sorted(moved)
+            ],
         )
+
+
+async def note_sent_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    checked: Sequence[tuple[Job, resume.CarrierView]],
+) -> None:
+    """Why devices whose last attempt's outcome was unknown are sent again (the audit says).
+    The check settled it, so the ask-first mark goes: were this send refused outright (a 429,
+    a 500), its retry would not list the account again. One transaction for them all."""
+    if not checked:
+        return
+    async with unit_of_work(sessionmaker) as session:
+        await session.execute(
+            update(DeviceChange)
+            .where(DeviceChange.id.in_([job.device_change_id for job, _ in checked]))
+            .values(params=settled_params())
+            .execution_options(synchronize_session=False)
+        )
+        await write_audit(
+            session,
+            [
+                _note(
+                    job,
+                    c.DeviceChangeStatus.PROCESSING.value,
+                    f"sent again: the carrier shows attempt {job.attempt - 1} not done "
+                    f"({view.note})",
+                )
+                for job, view in checked
+            ],
+        )
+
+
+def _note(job: Job, status: str, message: str) -> dict[str, Any]:
+    return {
+        "bulk_change_id": job.bulk_change_id,
+        "device_change_id": job.device_change_id,
+        "step": "resume-check",
+        "actor": ACTOR,
+        "status": status,
+        "message": message,
+    }
+
+
+async def _lock_in_order(session: AsyncSession, device_change_ids: list[int]) -> None:
+    """Lock the device changes in id order, as every other writer of many does."""
+    await session.execute(
+        select(DeviceChange.id)
+        .where(DeviceChange.id.in_(device_change_ids))
+        .order_by(DeviceChange.id)
+        .with_for_update()
+    )
 
 
 async def apply_local(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> None:

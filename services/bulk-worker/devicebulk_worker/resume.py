@@ -15,6 +15,8 @@ request a page) rather than one request a device.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -79,17 +81,66 @@ async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
     return verdict(job, found[0] if found else None)
 
 
+class AccountList:
+    """The account's device list, read once for every check that asks while it is read.
+
+    A read starts ``gather_s`` after the first check asked for it. A check that asks before
+    then, or while an earlier read is under way, waits for that next read, which starts after
+    it asked (so it shows every outcome that check is about), and all of them share it: checks
+    that arrive a few at a time (the batches of a worker restarted after a kill, the retries of
+    several lost answers) cost one list of the account, not one each.
+    """
+
+    def __init__(self, gather_s: float = 1.0) -> None:
+        self._gather_s = gather_s
+        self._reading = asyncio.Lock()
+        self._next: asyncio.Future[dict[str, CarrierDevice]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def read(self, adapter: CarrierAdapter) -> dict[str, CarrierDevice]:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._read(adapter, self._next))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(self._next)
+
+    async def _read(
+        self, adapter: CarrierAdapter, future: asyncio.Future[dict[str, CarrierDevice]]
+    ) -> None:
+        # The checks that come right after this one (the next batches of the same burst)
+        # share its read: waiting a moment costs less than a list of the account each.
+        await asyncio.sleep(self._gather_s)
+        async with self._reading:
+            self._next = None  # who asks from now on waits for the read after this one
+            seen: dict[str, CarrierDevice] = {}
+            try:
+                async for device in adapter.list_devices():
+                    iccid = device.ids.get("iccid")
+                    if iccid:
+                        seen[iccid] = device
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as exc:
+                future.set_exception(exc)
+                return
+            future.set_result(seen)
+
+
+# One a carrier adapter (that is, a carrier account) of this process.
+_LISTS: weakref.WeakKeyDictionary[CarrierAdapter, AccountList] = weakref.WeakKeyDictionary()
+
+
 async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[CarrierView]:
-    """One view a job, in order; one account list for many devices. Raises as `check`."""
+    """One view a job, in order; one account list for many devices (shared with the checks
+    of the same account that ask meanwhile, see :class:`AccountList`). Raises as `check`."""
     wanted = [j for j in jobs if checkable(j.op)]
     if len(wanted) < LIST_ACCOUNT_FROM:
         return [await check(adapter, j) for j in jobs]
-    seen: dict[str, CarrierDevice] = {}
+    lists = _LISTS.setdefault(adapter, AccountList())
     try:
-        async for device in adapter.list_devices():
-            iccid = device.ids.get("iccid")
-            if iccid:
-                seen[iccid] = device
+        seen = await lists.read(adapter)
     except CarrierError as exc:
         exc.outcome_unknown = True
         raise

@@ -15,35 +15,59 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal
+from sqlalchemy import Integer, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devicebulk_common import callback_matching
 from devicebulk_common import contracts as c
-from devicebulk_common import reconciliation
-from devicebulk_common.carriers import CarrierError, ThrottledError
+from devicebulk_common.carriers import AuthExpiredError, CarrierError, ThrottledError
 from devicebulk_common.models import DeviceChange, OutboxMessage
 from devicebulk_common.outbox.relay import notify_outbox
 
 # The device change's params key saying: the last request may have been carried out (or the
-# carrier said it was: DeviceAlreadyActive). Equal to reconciliation.ASK_FIRST.
-ASK_FIRST = reconciliation.ASK_FIRST
+# carrier said it was: DeviceAlreadyActive). The kit's, which the callbacks set and read too.
+ASK_FIRST = callback_matching.ASK_FIRST
 
 
 def asks_first(params: dict[str, Any] | None) -> bool:
     return bool((params or {}).get(ASK_FIRST))
 
 
+def settled_params() -> Any:
+    """``params`` without the ask-first mark: a check of the carrier's device list settled
+    what the last attempt did, so the next attempt needs no list request of its own."""
+    return DeviceChange.params.op("-")(literal(ASK_FIRST))
+
+
+# An authentication error that survived the adapter's fresh login and retry spends no attempt;
+# after this many such rounds the device change fails with it (a credential or session the
+# carrier keeps refusing is not retried without end). Counted in params[AUTH_ROUNDS].
+MAX_AUTH_ROUNDS = 3
+AUTH_ROUNDS = "auth_rounds"
+
+
+def auth_rounds(params: dict[str, Any] | None) -> int:
+    value = (params or {}).get(AUTH_ROUNDS, 0)
+    return value if isinstance(value, int) else 0
+
+
 def retry_values(exc: CarrierError) -> dict[str, Any]:
     """The columns a retry after `exc` writes: its reason; the ask-first mark when the
-    request may have reached the carrier; the attempt given back when it did not count."""
+    request may have reached the carrier; one more authentication round after an
+    authentication error; the attempt given back when it did not count."""
     values: dict[str, Any] = {
         "error_code": exc.code or type(exc).__name__,
         "error_message": exc.message,
     }
+    params: Any = func.coalesce(DeviceChange.params, literal({}, JSONB))
     if exc.outcome_unknown:
-        mark = literal({ASK_FIRST: True}, JSONB)
-        values["params"] = func.coalesce(DeviceChange.params, literal({}, JSONB)).op("||")(mark)
+        params = params.op("||")(literal({ASK_FIRST: True}, JSONB))
+    if isinstance(exc, AuthExpiredError):
+        rounds = func.coalesce(DeviceChange.params[AUTH_ROUNDS].astext.cast(Integer), 0) + 1
+        params = params.op("||")(func.jsonb_build_object(AUTH_ROUNDS, rounds))
+    if exc.outcome_unknown or isinstance(exc, AuthExpiredError):
+        values["params"] = params
     if not exc.counts_attempt:
         values["attempts"] = DeviceChange.attempts - 1
     return values
@@ -56,8 +80,13 @@ class RetryPolicy:
     max_delay_s: float = 300.0
     jitter: float = 0.25
 
-    def should_retry(self, exc: CarrierError, attempt: int) -> bool:
-        """Throttling and authentication trouble never use up the attempts."""
+    def should_retry(
+        self, exc: CarrierError, attempt: int, params: dict[str, Any] | None = None
+    ) -> bool:
+        """Throttling and authentication trouble never use up the attempts; an authentication
+        error gives up after MAX_AUTH_ROUNDS rounds (``params`` counts them)."""
+        if isinstance(exc, AuthExpiredError) and auth_rounds(params) + 1 >= MAX_AUTH_ROUNDS:
+            return False
         return exc.retryable and (not exc.counts_attempt or attempt < self.max_attempts)
 
     def delay_s(self, exc: CarrierError, attempt: int) -> float:

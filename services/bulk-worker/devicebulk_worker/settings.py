@@ -41,6 +41,11 @@ class WorkerSettings(CommonSettings):
     worker_callback_timeout_s: float = 900.0
     worker_callback_give_up_s: float = 86_400.0
     worker_watchdog_interval_s: float = 60.0
+    # A change in two carrier steps (EditUsername) holds its second step until every device of
+    # the first step's request has its callback, so the second steps go out as one request; a
+    # device whose callback never comes keeps the others held at most this long (released by
+    # the watchdog).
+    worker_phase_hold_s: float = 60.0
     # EditUsername: ThingSpace has no username field; the username goes into this custom field.
     worker_username_custom_field: Literal[
         "CustomField1", "CustomField2", "CustomField3", "CustomField4", "CustomField5"

@@ -39,13 +39,16 @@ from devicebulk_worker.durable import RETRYABLE
 from devicebulk_worker.operations import Job, known
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
-from devicebulk_worker.retry import asks_first, schedule_retry
+from devicebulk_worker.retry import TIER_BOUNDS_S, asks_first, schedule_retry
 
 log = structlog.get_logger(__name__)
 
 STARTABLE = frozenset(
     {c.DeviceChangeStatus.QUEUED, c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.PROCESSING}
 )
+
+# The longest a copy that found a live lease waits before it looks again (the 60 s tier).
+DEFER_MAX_S = TIER_BOUNDS_S[1]
 
 # A retry after one of these may find the previous request done: the request was sent and no
 # answer came back, so the carrier is asked before anything is sent again.
@@ -178,9 +181,12 @@ async def held(sessionmaker: async_sessionmaker[AsyncSession], lease: Lease) -> 
 async def _leave_to_owner(
     session: AsyncSession, dc: DeviceChange, bulk: BulkChange, now: datetime
 ) -> None:
-    """Another attempt holds a live lease: look again just after it expires."""
+    """Another attempt holds a live lease: look again just after it expires, or in at most
+    the 60 s tier's bound if it expires later (a live owner renews it, so the copy defers
+    again): a longer delay would go to the 600 s tier, where it can wait behind messages of
+    up to 600 s, not just past the lease's expiry."""
     assert dc.lease_expires_at is not None
-    wait_s = (dc.lease_expires_at - now).total_seconds() + 1.0
+    wait_s = min((dc.lease_expires_at - now).total_seconds() + 1.0, DEFER_MAX_S)
     log.info(
         "device change leased by a live attempt; deferred",
         device_change_id=dc.id,

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
+from devicebulk_common import reconciliation
 from devicebulk_common.carriers import CarrierError
 from devicebulk_common.carriers.rate_limit import BudgetDeferred
 from devicebulk_common.db.engine import unit_of_work
@@ -34,6 +35,7 @@ from devicebulk_worker.handler import DeviceChangeHandler
 from devicebulk_worker.operations import Job
 from devicebulk_worker.operations.registry import job_for
 from devicebulk_worker.recording import ACTOR
+from devicebulk_worker.retry import settled_params
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,7 @@ class CallbackWatchdog:
         give_up_s: float,
         max_attempts: int,
         batch: int = 2_000,
+        hold_s: float = 60.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
@@ -65,6 +68,7 @@ class CallbackWatchdog:
         self._give_up_s = give_up_s
         self._max_attempts = max_attempts
         self._batch = batch
+        self._hold_s = hold_s
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
         while not stop.is_set():
@@ -78,7 +82,10 @@ class CallbackWatchdog:
 
     async def check_once(self) -> int:
         """Check the overdue device changes of one carrier account after another, until none
-        is left that this pass may take; returns how many were claimed (checked or not)."""
+        is left that this pass may take; returns how many were claimed (checked or not).
+        First, next steps held longer than the hold (a callback of their request never came)
+        are let go."""
+        await self.release_stale_holds()
         now = datetime.now(UTC)
         claimed = 0
         while (group := await self._claim(now)) is not None:
@@ -86,6 +93,15 @@ class CallbackWatchdog:
             claimed += len(changes)
             await self._check(provider, changes, now)
         return claimed
+
+    async def release_stale_holds(self) -> int:
+        async with unit_of_work(self._sessionmaker) as session:
+            released = await reconciliation.release_stale_holds(session, older_than_s=self._hold_s)
+            if released:
+                await notify_outbox(session)
+        if released:
+            log.info("next steps held too long released", device_changes=released)
+        return released
 
     async def _check(
         self, provider: ServiceProvider, changes: list[Claimed], now: datetime
@@ -184,7 +200,11 @@ class CallbackWatchdog:
                 await session.execute(
                     update(DeviceChange)
                     .where(DeviceChange.id == job.device_change_id)
-                    .values(status=c.DeviceChangeStatus.QUEUED.value, published_at=None)
+                    .values(
+                        status=c.DeviceChangeStatus.QUEUED.value,
+                        published_at=None,
+                        params=settled_params(),
+                    )
                 )
                 await notify_outbox(session)
                 note = f"no callback; {view.note}; sending again"

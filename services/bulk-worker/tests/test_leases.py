@@ -69,6 +69,30 @@ async def test_a_copy_delivered_while_the_first_is_worked_is_left_alone(
     assert any(m.exchange == c.EXCHANGE_RETRY for m in await outbox_for(sessionmaker, change.id))
 
 
+async def test_a_copy_of_a_change_leased_for_two_minutes_looks_again_within_the_60_s_tier(
+    handler, sessionmaker, world, carrier
+):
+    (message, *_) = await add_bulk_change(
+        sessionmaker, world, "activate", devices=world.devices[:1], status="Processing"
+    )
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            update(DeviceChange)
+            .where(DeviceChange.id == message.device_change_id)
+            .values(
+                lease_owner="a-live-worker",
+                lease_expires_at=datetime.now(UTC) + timedelta(seconds=120),
+            )
+        )
+    await handler(message)
+
+    assert await _status(sessionmaker, message) == "Processing"  # left to its owner
+    (deferred,) = await outbox_for(sessionmaker, message.device_change_id)
+    # Not the 600 s tier, where it could wait behind longer delays well past the expiry.
+    assert (deferred.exchange, deferred.routing_key) == (c.EXCHANGE_RETRY, c.RETRY_TIERS[1])
+    assert deferred.expiration_ms <= 60_000
+
+
 async def test_an_expired_lease_is_resumed(handler, sessionmaker, world, carrier):
     """The attempt's owner died (its lease ran out): the next delivery asks and carries on."""
     (message, *_) = await add_bulk_change(

@@ -58,3 +58,25 @@ async def test_a_forgotten_session_is_replaced_once_for_two_processes_and_no_dev
     changes = await changes_of(sessionmaker, messages)
     assert [dc.status for dc in changes] == ["AwaitingCallback"] * 4
     assert await _logins(carrier) == logins + 2  # one new login for both processes
+
+
+async def test_a_session_the_carrier_keeps_refusing_ends_the_device_failed_after_bounded_rounds(
+    handler, world, carrier, sessionmaker
+):
+    (message,) = await add_bulk_change(sessionmaker, world, "suspend", devices=world.devices[:1])
+    # Every session is over before its first use: each round is one fresh login and one retry,
+    # both refused.
+    await _faults(carrier, session_ttl_s=0.000001, forget_sessions=True)
+    logins = await _logins(carrier)
+
+    for _ in range(6):  # the retries the delay queue would deliver
+        await handler(message)
+        (change,) = await changes_of(sessionmaker, [message])
+        if change.status == "Failed":
+            break
+
+    assert change.status == "Failed"
+    assert change.error_code.endswith("SessionToken.Invalid")
+    assert "again after a fresh login, in 3 rounds; gave up" in change.error_message
+    assert change.attempts <= 1  # rounds of authentication trouble spend no attempt
+    assert await _logins(carrier) - logins <= 2 * 3

@@ -50,7 +50,11 @@ def _rabbitmqctl(*args: str) -> bool:
 
 @contextmanager
 def fresh_stack(
-    name: str, *, workers: int = 2, extra_env: dict[str, str] | None = None
+    name: str,
+    *,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    sim_random_seed: int | None = None,
 ) -> Iterator[tuple[Stack, str]]:
     """Database, vhost, simulator and SMTP sink of this phase; services started by the caller."""
     settings = CommonSettings()
@@ -79,6 +83,7 @@ def fresh_stack(
             callback_delay_s=0.05,
             workers=workers,
             extra_env={"LOG_LEVEL": "WARNING", **(extra_env or {})},
+            sim_random_seed=sim_random_seed,
         )
         stack = Stack(config)
         try:

@@ -45,6 +45,36 @@ async def test_no_listener_drops_callbacks_but_still_changes_state(ts: TS) -> No
     assert ts.listener.received == []
 
 
+async def test_a_dropped_callback_never_comes_but_the_action_is_carried_out(ts: TS) -> None:
+    await ts.seed_devices({"iccid": "45", "state": "active", "servicePlan": "P"})
+    await ts.faults(callback_drop_rate=1)
+
+    await ts.call("POST", "/devices/actions/suspend", json={"devices": [dev("45")]})
+    for _ in range(50):
+        if (await ts.device("45"))["state"] == "suspend":
+            break
+        await asyncio.sleep(0.02)
+
+    assert (await ts.device("45"))["state"] == "suspend"
+    assert (await ts.admin("GET", "/stats")).json()["callbacks_dropped"] == 1
+    assert ts.listener.received == []
+
+
+async def test_spread_callbacks_trickle_in_over_the_spread(ts: TS) -> None:
+    iccids = [str(460 + n) for n in range(5)]
+    await ts.seed_devices(*({"iccid": i, "state": "active", "servicePlan": "P"} for i in iccids))
+    await ts.faults(callback_spread_s=1.0)
+
+    answer = await ts.call(
+        "POST", "/devices/actions/suspend", json={"devices": [dev(i) for i in iccids]}
+    )
+    await ts.listener.wait_for(1, requestId=answer.json()["requestId"])
+    states = [(await ts.device(i))["state"] for i in iccids]
+
+    assert states.count("suspend") < len(iccids)  # the later ones are still to come
+    assert len(await ts.listener.wait_for(5, requestId=answer.json()["requestId"])) == 5
+
+
 async def test_callback_before_answer_arrives_before_the_request_id(ts: TS) -> None:
     await ts.seed_devices({"iccid": "44", "state": "active", "servicePlan": "P"})
     await ts.faults(callback_before_answer=True)

@@ -118,12 +118,16 @@ class CallbackDispatcher:
         if faults.callback_out_of_order:
             self.rng.shuffle(order)
         first_attempts = []
-        for job in order:
+        gap = faults.callback_spread_s / len(order) if order else 0
+        for n, job in enumerate(order):
+            if gap and n:
+                await asyncio.sleep(gap)
             payload = machine.apply(self.state, job)
             self._settle(job)
             account = self.state.accounts.get(job.account_name)
             reg = account.callbacks.get(CALLBACK_SERVICE) if account else None
-            if reg is None:
+            lost = faults.callback_drop_rate and self.rng.random() < faults.callback_drop_rate
+            if reg is None or lost:
                 self.recorder.record_callback(self._entry(job, None, 0), "dropped")
                 continue
             body = callback_body(reg, job, payload, self.config.callback_max_retries + 1)

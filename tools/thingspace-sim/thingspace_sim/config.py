@@ -60,6 +60,19 @@ class FaultConfig(BaseModel):
         default=0, ge=0, description="Added to the global callback delay."
     )
     callback_duplicate_rate: float = Field(default=0, ge=0, le=1, description="Share sent twice.")
+    callback_spread_s: float = Field(
+        default=0,
+        ge=0,
+        description="Spread a request's callbacks evenly over this many seconds (ThingSpace's "
+        "trickle in over minutes), instead of sending them all at once.",
+    )
+    callback_drop_rate: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="Share of callbacks never sent: the action is carried out (the device "
+        "changes), its callback never comes.",
+    )
     callback_out_of_order: bool = Field(default=False, description="Shuffle a request's callbacks.")
     callback_before_answer: bool = Field(
         default=False, description="Deliver a request's callbacks before answering it."

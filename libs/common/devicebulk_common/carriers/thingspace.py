@@ -21,7 +21,7 @@ from .base import (
 )
 from .errors import AuthExpiredError, TokenKind
 from .redaction import callback_path_secrets, register_secret
-from .thingspace_auth import ThingSpaceAuth
+from .thingspace_auth import REFUSAL_HOLD_S, ThingSpaceAuth
 from .thingspace_wire import (
     MAX_DELETE_DEVICES,
     check_cost_center,
@@ -78,7 +78,7 @@ class ThingSpaceAdapter:
         token_cache: TokenCache,
         token_margin_s: float = 60.0,
         session_idle_s: float = 15 * 60.0,
-        refusal_hold_s: float = 15 * 60.0,
+        refusal_hold_s: float = REFUSAL_HOLD_S,
         change_identifier_service_type: str = "4G",
         place_of_use_path: str = PLACE_OF_USE_PATH,
         logout_on_close: bool = False,

@@ -7,6 +7,10 @@ of calls on an empty cache fetches one access token and logs in once.
 A refused token fetch or login is remembered in the cache for `refusal_hold_s` (keyed by
 a fingerprint of the credentials, so corrected credentials are not held back): five
 refused logins in a row lock the ThingSpace API user, so no caller tries again meanwhile.
+The hold is, by default, until the credentials change (:data:`REFUSAL_HOLD_S`): a refused
+login is never followed by another one with the same credentials until an operator acts
+(saves new credentials for the provider), and every call meanwhile fails at once with the
+named reason ``CredentialsRefused``, sending nothing.
 
 A login counts against the account's call limit at the carrier, so it takes a slot of the
 account's shared budget (`pacer`) like any other call: logins never push the calls of the
@@ -37,6 +41,8 @@ TOKEN_PATH = "/ts/v1/oauth2/token"
 LOGIN_PATH = "/m2m/v1/session/login"
 LOGOUT_PATH = "/m2m/v1/session/logout"
 DEFAULT_EXPIRES_IN_S = 3600.0
+# How long a refusal holds back further tries with the same credentials: until they change.
+REFUSAL_HOLD_S = 10 * 365 * 86_400.0
 
 
 def _is_refusal(exc: CarrierError) -> bool:
@@ -115,6 +121,7 @@ class ThingSpaceAuth:
         except CarrierError as exc:
             if _is_refusal(exc):
                 raise await self._refused(self._oauth_refused_key, "OAuth client", exc) from exc
+            exc.outcome_unknown = False  # a lost token answer: the action was never sent
             raise
         body: Any = self._transport.decode(response, exchange)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -160,6 +167,7 @@ class ThingSpaceAuth:
         except CarrierError as exc:
             if _is_refusal(exc):
                 raise await self._refused(self._session_refused_key, "API user", exc) from exc
+            exc.outcome_unknown = False  # a lost login answer: the action was never sent
             raise
         body: Any = self._transport.decode(response, exchange)
         token = body.get("sessionToken") if isinstance(body, dict) else None
@@ -219,7 +227,8 @@ class ThingSpaceAuth:
         refused = await self._cache.get(refused_key)
         if refused is not None:
             raise CredentialsRefusedError(
-                f"{who} was refused recently ({refused.value}); not trying again before "
-                "the hold expires or the credentials change",
+                f"{who} was refused ({refused.value}); not trying again with the same "
+                "credentials (five refused logins lock the carrier's API user): save the "
+                "provider's corrected credentials",
                 code="CredentialsRefused",
             )
