@@ -62,10 +62,10 @@ class SharedTokenCache:
         self._written_expiry: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, key: str) -> CachedToken | None:
+    async def get(self, key: str, *, fresh: bool = False) -> CachedToken | None:
         local = self._local.get(key)
         now = self._clock()
-        if local is not None and local.expires_at > now:
+        if not fresh and local is not None and local.expires_at > now:
             return local
         async with self._engine.connect() as conn:
             row = (await conn.execute(_GET, {"key": key})).first()

@@ -224,7 +224,10 @@ class ThingSpaceAuth:
         )
 
     async def _raise_if_refused(self, refused_key: str, who: str) -> None:
-        refused = await self._cache.get(refused_key)
+        # Read from the shared store, not this process's copy: the mark is dropped when an
+        # operator saves the provider's credentials again (`update-provider`), and every
+        # worker must see that without a restart. Only asked when a login is due: cheap.
+        refused = await self._cache.get(refused_key, fresh=True)
         if refused is not None:
             raise CredentialsRefusedError(
                 f"{who} was refused ({refused.value}); not trying again with the same "

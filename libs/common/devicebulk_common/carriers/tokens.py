@@ -34,8 +34,10 @@ class CachedToken:
 
 
 class TokenCache(Protocol):
-    async def get(self, key: str) -> CachedToken | None:
-        """The cached token, or None when absent or past its expiry."""
+    async def get(self, key: str, *, fresh: bool = False) -> CachedToken | None:
+        """The cached token, or None when absent or past its expiry. ``fresh`` reads the
+        shared store itself, never a copy this process kept (a mark an operator may have
+        removed, such as a refused login's)."""
         ...
 
     async def set(self, key: str, token: str, expires_at: float) -> None: ...
@@ -61,7 +63,7 @@ class InProcessTokenCache:
         self._tokens: dict[str, CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, key: str) -> CachedToken | None:
+    async def get(self, key: str, *, fresh: bool = False) -> CachedToken | None:
         token = self._tokens.get(key)
         if token is None or token.expires_at <= self._clock():
             return None

@@ -4,12 +4,15 @@ an action whose outcome is unknown."""
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from devicebulk_common.carriers import (
     CredentialsRefusedError,
     ThingSpaceAdapter,
     TransientCarrierError,
 )
+from devicebulk_common.carriers.shared_tokens import SharedTokenCache
+from devicebulk_common.carriers.thingspace import token_key_prefix
 
 from .helpers import (
     ACCOUNT,
@@ -19,6 +22,7 @@ from .helpers import (
     DEVICE,
     SSL_CONTEXT,
     USERNAME,
+    FakeClock,
     accepted,
     thingspace,
 )
@@ -74,3 +78,32 @@ async def test_a_gateway_504_on_the_login_leaves_the_action_known_not_sent(route
     assert action.call_count == 0
     # Nothing to ask the carrier about before the next attempt: the suspend never left.
     assert not caught.value.outcome_unknown
+
+
+async def test_credentials_saved_again_let_every_worker_log_in_without_a_restart(
+    engine, credentials_key
+):
+    """The refusal mark lives in the shared token table: `update-provider` drops it when the
+    operator saves the credentials again (e.g. once the carrier unlocked the API user), and a
+    worker process that had seen the refusal logs in on its next call, not after a restart."""
+    clock = FakeClock()
+    shared = SharedTokenCache(engine, credentials_key=credentials_key, clock=clock)
+    async with thingspace(token_cache=shared, clock=clock) as ts:
+        ts.login_route.side_effect = None
+        ts.login_route.mock(return_value=httpx.Response(400, json=REFUSAL))
+        ts.router.post(SUSPEND).mock(return_value=accepted())
+        with pytest.raises(CredentialsRefusedError):
+            await ts.adapter.suspend([DEVICE])
+        with pytest.raises(CredentialsRefusedError):
+            await ts.adapter.suspend([DEVICE])  # held: no second login
+        assert ts.login_route.call_count == 1
+
+        # What update-provider does when the credentials are saved: drop the account's rows.
+        prefix = token_key_prefix(BASE_URL, ACCOUNT) + ":"
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM carrier_token WHERE key LIKE :p"), {"p": prefix + "%"}
+            )
+        ts.login_route.mock(return_value=httpx.Response(200, json={"sessionToken": "again"}))
+        await ts.adapter.suspend([DEVICE])
+    assert ts.login_route.call_count == 2
