@@ -30,11 +30,12 @@ from devicebulk_common.models import (
 
 
 def _settings(database_url: str, **kw) -> CallbackSettings:
-    # A window long enough that the concurrent posts of a test land in one batch.
+    # A window long enough that the concurrent posts of a test land in one batch, even with
+    # both cores busy (0.3 s split 40 posts into three batches under a loaded test run).
     return CallbackSettings(
         database_url=database_url,
         callbacks_provider_cache_s=0,
-        callbacks_batch_wait_s=0.3,
+        callbacks_batch_wait_s=1.0,
         **kw,
     )
 
