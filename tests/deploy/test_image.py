@@ -155,6 +155,11 @@ def _seed(stack: ImageStack, tmp_path, tenant_id: int, provider_id: int) -> list
         env=CREDS,
     )  # fmt: skip
     stack.run_once(
+        "admin-plan",
+        [*admin, "create-carrier-rate-plan", "--provider", str(provider_id), "--code", "M2M_4G",
+         "--name", "4G"],
+    )  # fmt: skip
+    stack.run_once(
         "admin-import",
         [*admin, "import-devices", "--tenant", str(tenant_id), "--provider", str(provider_id),
          "/data/devices.csv"],
