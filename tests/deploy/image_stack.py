@@ -30,6 +30,29 @@ SETTING = re.compile(
 MARK = "DEVICEBULK_IMAGE_TEST"
 
 
+def marked_processes(run_id: str) -> list[ContainerProcess]:
+    """The processes inside containers whose environment carries ``MARK=run_id`` (not
+    buildah's own helpers): found in ``/proc``, since ``buildah run`` does not pass a signal
+    on to its child."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if f"{MARK}={run_id}".encode() not in environ:
+                continue
+            argv = [a.decode() for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if not argv or argv[0].startswith("buildah"):
+            continue
+        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+        found.append(ContainerProcess(int(entry.name), uid, argv))
+    return found
+
+
 def buildah(*args: str, timeout_s: float = 120) -> str:
     done = subprocess.run(
         ["buildah", *args], capture_output=True, text=True, timeout=timeout_s, check=False
@@ -117,23 +140,7 @@ class ImageStack(Stack):
 
     def container_processes(self) -> list[ContainerProcess]:
         """This run's processes inside its containers (not buildah's own helpers)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                environ = (entry / "environ").read_bytes().split(b"\0")
-                if f"{MARK}={self.run_id}".encode() not in environ:
-                    continue
-                argv = [a.decode() for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
-                status = (entry / "status").read_text()
-            except OSError:
-                continue  # gone meanwhile, or not ours to read
-            if not argv or argv[0].startswith("buildah"):
-                continue
-            uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
-            found.append(ContainerProcess(int(entry.name), uid, argv))
-        return found
+        return marked_processes(self.run_id)
 
     @staticmethod
     def listening(pid: int) -> set[tuple[str, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -22,7 +23,7 @@ import pytest
 
 from devicebulk_devstack.processes import Ports, StackConfig, free_port
 from devicebulk_devstack.testdata import make_iccid, make_imei, unique_id
-from tests.deploy.image_stack import ImageStack, buildah
+from tests.deploy.image_stack import MARK, ImageStack, buildah, marked_processes
 
 IMAGE = os.environ.get("DEVICEBULK_IMAGE", "")
 SIM_IMAGE = os.environ.get("DEVICEBULK_SIM_IMAGE", "")
@@ -232,11 +233,12 @@ def test_image_processes_carry_an_activation_to_its_email(image_stack: ImageStac
 def test_simulator_image_serves_its_health(tmp_path):
     port = free_port()
     container = buildah("from", "--quiet", SIM_IMAGE)
+    run_id = uuid.uuid4().hex
     proc = None
     try:
         proc = subprocess.Popen(
-            ["buildah", "run", "--isolation", "chroot", container, "--",
-             "thingspace-sim", "--host", "127.0.0.1", "--port", str(port)],
+            ["buildah", "run", "--isolation", "chroot", "-e", f"{MARK}={run_id}", container,
+             "--", "thingspace-sim", "--host", "127.0.0.1", "--port", str(port)],
             stdout=(tmp_path / "sim.log").open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -252,6 +254,9 @@ def test_simulator_image_serves_its_health(tmp_path):
         assert user == str(UID)
     finally:
         if proc is not None:
+            # buildah run does not pass a signal on: stop the simulator itself, then buildah.
+            for simulator in marked_processes(run_id):
+                os.kill(simulator.pid, signal.SIGKILL)
             proc.kill()
             proc.wait()
         subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
