@@ -11,13 +11,9 @@ of another shape is refused here rather than at the first device.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from devicebulk_admin import inventory
 from devicebulk_admin.carrier import TIMEOUT
+from devicebulk_admin.credentials import CONTROL_CENTER
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.providers import ProviderResult, ProviderSpec, find_provider, load_provider
 from devicebulk_admin.runtime import Sessionmaker, require_key
@@ -36,7 +33,7 @@ from devicebulk_common.carriers.jasper.status_graph import NEUTRAL_STATUS
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import Device, ServiceProvider
 
-CREDENTIAL_ENV = {"username": "JASPER_USERNAME", "api_key": "JASPER_API_KEY"}
+CREDENTIAL_ENV = CONTROL_CENTER.env
 BASE_URL_ENV = "JASPER_BASE_URL"
 API_PATH = "/rws/api/v1"
 
@@ -50,49 +47,7 @@ __all__ = [
 ]
 
 
-def _complete(raw: Mapping[str, object], source: str, name: Callable[[str], str]) -> dict[str, str]:
-    missing = [
-        name(field)
-        for field in CREDENTIAL_ENV
-        if not isinstance(raw.get(field), str) or not str(raw.get(field)).strip()
-    ]
-    if missing:
-        raise AdminError(f"Control Center credentials from {source} lack {', '.join(missing)}")
-    return {field: str(raw[field]).strip() for field in CREDENTIAL_ENV}
-
-
-def read_credentials(
-    credentials_file: Path | None,
-    *,
-    env: Mapping[str, str] | None = None,
-    interactive: bool | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
-) -> dict[str, str]:
-    """From ``--credentials-file``, else JASPER_USERNAME/JASPER_API_KEY, else a prompt."""
-    if credentials_file is not None:
-        try:
-            raw = json.loads(credentials_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise AdminError(f"cannot read credentials file {credentials_file}: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise AdminError(f"credentials file {credentials_file} must hold a JSON object")
-        return _complete(raw, f"credentials file {credentials_file}", lambda f: f)
-    env = os.environ if env is None else env
-    if any(env.get(name) for name in CREDENTIAL_ENV.values()):
-        values = {field: env.get(name, "") for field, name in CREDENTIAL_ENV.items()}
-        return _complete(values, "the environment", lambda f: CREDENTIAL_ENV[f])
-    if interactive is None:
-        interactive = sys.stdin.isatty()
-    if interactive:
-        values = {
-            "username": prompt("Control Center user name: "),
-            "api_key": prompt("Control Center API key: "),
-        }
-        return _complete(values, "the prompt", lambda f: f)
-    raise AdminError(
-        "no Control Center credentials: set JASPER_USERNAME and JASPER_API_KEY, or pass "
-        "--credentials-file FILE (JSON with username and api_key), or run on a terminal"
-    )
+read_credentials = CONTROL_CENTER.read
 
 
 def check_base_url(given: str | None, env: Mapping[str, str] | None = None) -> str:

@@ -6,25 +6,21 @@ they come from a JSON file, from the environment, or from a prompt on a terminal
 
 from __future__ import annotations
 
-import getpass
-import json
-import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.dialects.postgresql import insert
 
+from devicebulk_admin.credentials import THINGSPACE
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.runtime import Sessionmaker, require_key
 from devicebulk_common.crypto import encrypt_json
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import ServiceProvider
 
-CREDENTIAL_FIELDS = ("client_key", "client_secret", "username", "password")
-CREDENTIAL_ENV = {field: f"THINGSPACE_{field.upper()}" for field in CREDENTIAL_FIELDS}
+CREDENTIAL_FIELDS = THINGSPACE.fields
+CREDENTIAL_ENV = THINGSPACE.env
 INTEGRATIONS = ("thingspace",)
 
 
@@ -64,69 +60,9 @@ class ProviderResult:
 
 # -- where the credentials come from ---------------------------------------------------------
 
-
-def credentials_from_file(path: Path) -> dict[str, str]:
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise AdminError(f"cannot read credentials file {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise AdminError(f"credentials file {path} is not valid JSON") from exc
-    if not isinstance(raw, dict):
-        raise AdminError(f"credentials file {path} must hold a JSON object")
-    return _complete(raw, f"credentials file {path}", lambda f: f)
-
-
-def credentials_from_env(env: Mapping[str, str]) -> dict[str, str] | None:
-    """The four THINGSPACE_* variables, or None when none is set (some but not all: error)."""
-    if not any(env.get(name) for name in CREDENTIAL_ENV.values()):
-        return None
-    values = {field: env.get(name, "") for field, name in CREDENTIAL_ENV.items()}
-    return _complete(values, "the environment", lambda f: CREDENTIAL_ENV[f])
-
-
-def credentials_from_prompt(prompt: Callable[[str], str]) -> dict[str, str]:
-    values = {}
-    for field in CREDENTIAL_FIELDS:
-        label = field.replace("_", " ")
-        values[field] = prompt(f"ThingSpace {label}: ")
-    return _complete(values, "the prompt", lambda f: f)
-
-
-def _complete(raw: Mapping[str, object], source: str, name: Callable[[str], str]) -> dict[str, str]:
-    missing = [
-        name(field)
-        for field in CREDENTIAL_FIELDS
-        if not isinstance(raw.get(field), str) or not str(raw.get(field)).strip()
-    ]
-    if missing:
-        raise AdminError(f"credentials from {source} lack {', '.join(missing)}")
-    return {field: str(raw[field]).strip() for field in CREDENTIAL_FIELDS}
-
-
-def read_credentials(
-    credentials_file: Path | None,
-    *,
-    env: Mapping[str, str] | None = None,
-    interactive: bool | None = None,
-    prompt: Callable[[str], str] = getpass.getpass,
-) -> dict[str, str]:
-    """From ``--credentials-file``, else THINGSPACE_* variables, else a prompt on a terminal."""
-    if credentials_file is not None:
-        return credentials_from_file(credentials_file)
-    from_env = credentials_from_env(os.environ if env is None else env)
-    if from_env is not None:
-        return from_env
-    if interactive is None:
-        interactive = sys.stdin.isatty()
-    if interactive:
-        return credentials_from_prompt(prompt)
-    raise AdminError(
-        "no carrier credentials: set "
-        + ", ".join(CREDENTIAL_ENV.values())
-        + ", or pass --credentials-file FILE (JSON with client_key, client_secret, username,"
-        " password), or run on a terminal to be prompted"
-    )
+credentials_from_file = THINGSPACE.from_file
+credentials_from_env = THINGSPACE.from_env
+read_credentials = THINGSPACE.read
 
 
 # -- the command ------------------------------------------------------------------------------
