@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from intake_helpers import carrier_plan, headers, stored, submit, submit_and_read, table_counts
 from sqlalchemy import update
@@ -12,6 +15,7 @@ from devicebulk_common.models import ServiceProvider
 
 SUBMIT = "/api/v1/bulk-changes"
 VALIDATE = "/api/v1/bulk-changes/validate"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -223,3 +227,15 @@ async def test_a_thingspace_provider_still_refuses_a_sim_status_as_target(
     )
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("TargetStatus 'DEACTIVATED' is not one of Active")
+
+
+async def test_the_portals_sample_status_update_runs_on_a_control_center_provider(
+    api, sessionmaker, factory, pod19
+):
+    tenant, provider = pod19
+    (device,) = await factory.devices(tenant, provider, 1)
+    body = json.loads((FIXTURES / "status-update.json").read_text())
+    body |= {"ServiceProviderId": provider.id, "Devices": [device.iccid]}
+    rows = await submit_and_read(api, sessionmaker, tenant, body)
+    assert rows[device.iccid].status == "Queued"
+    assert rows[device.iccid].params == {"op": "set_status", "status": "ACTIVATED"}
