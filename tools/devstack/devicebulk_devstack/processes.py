@@ -110,6 +110,7 @@ class StackConfig:
             RABBITMQ_URL=self.rabbitmq_url,
             CREDENTIALS_KEY=self.credentials_key,
             THINGSPACE_BASE_URL=f"{self.sim_url}/api",
+            JASPER_BASE_URL=f"{self.jasper_sim_url}/rws/api/v1",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.ports.smtp),
             SMTP_STARTTLS="false",
