@@ -12,6 +12,7 @@ from devicebulk_admin.demo_jasper import (
     JASPER_EXAMPLE_DEVICES,
     JASPER_PROVIDER_ID,
     jasper_iccid,
+    seed_jasper_demo,
 )
 from devicebulk_common.carriers import DeviceRef, InProcessTokenCache
 from devicebulk_common.carriers.jasper import build_jasper_adapter
@@ -29,10 +30,21 @@ async def test_seed_demo_creates_pod19_with_its_devices_here_and_at_the_simulato
     async with serve(app) as jasper_url:
         run = await run_cli(
             "seed-demo", "--tenant", str(tenant_id), "--provider", str(9002), "--devices", "30",
-            "--sim-url", sim_server.url, "--examples", "--jasper-sim-url", jasper_url,
+            "--sim-url", sim_server.url, "--jasper-sim-url", jasper_url,
             "--write-jasper-iccids", str(iccids_file),
         )  # fmt: skip
         assert run.code == 0, run.err
+        # The Control Center examples' devices (seed-demo --examples also seeds ThingSpace's
+        # catalogue, whose Rev customers another test of this session may own).
+        with_examples = await seed_jasper_demo(
+            sessionmaker,
+            tenant_id=tenant_id,
+            devices=30,
+            credentials_key=credentials_key,
+            sim_url=jasper_url,
+            examples=True,
+        )
+        assert (with_examples.devices_inserted, with_examples.sim_devices_added) == (6, 6)
         assert f"provider 19 (POD19 (Cisco Control Center), account {JASPER_ACCOUNT})" in run.out
 
         async with sessionmaker() as session:
@@ -88,7 +100,6 @@ async def test_seed_demo_creates_pod19_with_its_devices_here_and_at_the_simulato
             devices=30,
             credentials_key=credentials_key,
             sim_url=sim_server.url,
-            examples=True,
             jasper_sim_url=jasper_url,
         )
         assert again.jasper is not None
