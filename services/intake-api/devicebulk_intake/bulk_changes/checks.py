@@ -1,8 +1,9 @@
 """Whole-request checks: a problem here refuses the request (422/413) and nothing is stored.
 
 They are about the request's shape (a known change type, its payload, a device list within the
-limit, a known provider, a change type and target status the provider's carrier accepts). What the portal's rules say about the values (a plan that does not
-exist, a username too long, ...) is judged per device instead, and recorded with each device.
+limit, a known provider, a change type and target status the provider's carrier accepts). What
+the portal's rules say about the values (a plan that does not exist, a username too long, ...)
+is judged per device instead, and recorded with each device.
 """
 
 from __future__ import annotations
