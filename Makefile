@@ -32,8 +32,9 @@ install: $(BIN)/.installed ## create .venv and install every package (pinned by 
 run: install ## start the whole stack on this machine (fresh demo database); Ctrl-C stops it
 	$(BIN)/devicebulk-devstack run
 
-demo: install ## submit 1,000 activations to the running stack and follow them to the email
-	$(BIN)/devicebulk-devstack demo
+CARRIER ?= thingspace
+demo: install ## submit 1,000 activations to the running stack and follow them (CARRIER=jasper: POD19)
+	$(BIN)/devicebulk-devstack demo --carrier $(CARRIER)
 
 bench: install ## the benchmarks of DESIGN.md §8 on this machine; writes docs/benchmarks.md (~12 min)
 	$(BIN)/devicebulk-devstack bench

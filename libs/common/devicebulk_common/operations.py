@@ -4,7 +4,9 @@ Intake validates each device and stores what the worker must do in ``device_chan
 ``{"op": <one of the names below>, ...the parameters listed with it}``. The worker runs the
 operation registered under that name; the callback receiver applies that operation's effect.
 Parameters are plain JSON values, snake_case, and everything the worker needs is in them or in
-the bulk change's stored request (the worker never re-validates).
+the bulk change's stored request (the worker never re-validates). The names are carrier-neutral:
+the provider's ``integration`` decides which ops intake may store (see below), and for a Control
+Center provider everything the worker needs is in ``params``: it never reads the stored request.
 
 Device ops that reach the carrier (ThingSpace):
 
@@ -25,7 +27,23 @@ Device ops that reach the carrier (ThingSpace):
   ``cost_center`` (str | None). Async, in two carrier requests: the worker records the step it
   is at in ``phase`` (set by the worker, never by intake).
 
-Database-only ops (no carrier call; same worker path and audit trail):
+Device ops that reach the carrier (Cisco Control Center, formerly Jasper; integration
+``jasper``). Each is one synchronous ``PUT /devices/{iccid}`` confirmed afterwards (read-back or
+audit trail); no callback:
+
+- ``set_status``: ``status`` (str), the carrier's own SIM status the device must reach
+  (``ACTIVATED``, ``DEACTIVATED``, ... per ``carriers.jasper.status_graph``); intake has checked
+  the transition against the status graph from what it knew of the device.
+- ``change_plan``: ``service_plan`` (str, the Control Center rate plan name),
+  ``current_service_plan`` (str | None, audit only), as for ThingSpace.
+- ``edit_username``: ``username`` (str | None), ``cost_center`` (str | None), each into the
+  custom field the provider's Control Center settings name; one edit, no ``phase``.
+
+A Control Center provider accepts no ``activate``, ``suspend``, ``restore``, ``deactivate``,
+``add``, ``update_place_of_use``, ``delete`` or ``change_identifier`` (intake answers ChangeType 8
+and 9 with a 422 problem).
+
+Database-only ops (no carrier call; same worker path and audit trail; every integration):
 
 - ``change_customer_plan``: ``customer_rate_plan_id``, ``customer_rate_pool_id``,
   ``data_allocation_mb`` (int | None each).
@@ -48,6 +66,7 @@ EDIT_USERNAME = "edit_username"
 CHANGE_CUSTOMER_PLAN = "change_customer_plan"
 ASSIGN_CUSTOMER = "assign_customer"
 ARCHIVE = "archive"
+SET_STATUS = "set_status"
 
 CARRIER_OPS = frozenset(
     {
@@ -61,6 +80,7 @@ CARRIER_OPS = frozenset(
         CHANGE_PLAN,
         CHANGE_IDENTIFIER,
         EDIT_USERNAME,
+        SET_STATUS,
     }
 )
 DATABASE_OPS = frozenset({CHANGE_CUSTOMER_PLAN, ASSIGN_CUSTOMER, ARCHIVE})

@@ -66,7 +66,8 @@ class ThingSpaceStatusParams(PortalModel):
 
 
 class JasperStatusParams(PortalModel):
-    """Cisco Jasper parameters; accepted for the portal's sake, unused on ThingSpace."""
+    """Cisco Jasper (Control Center) parameters; accepted for the portal's sake and not sent (Edit
+    Device Details has no reason code), unused on ThingSpace."""
 
     ReasonCode: b.Text50 | None = None
 
@@ -75,8 +76,10 @@ class StatusUpdatePayload(PortalModel):
     """ChangeType 3."""
 
     TargetStatus: b.Text50 = Field(
-        description="Active, Suspend, Restore, Deactive or Inventory (add to the carrier's "
-        "inventory as preactive)."
+        description="ThingSpace provider: Active, Suspend, Restore, Deactive or Inventory (add "
+        "to the carrier's inventory as preactive). Cisco Control Center provider: a SIM status "
+        "(ACTIVATED, DEACTIVATED, ACTIVATION_READY, INVENTORY, RETIRED, TEST_READY; any case) "
+        "or Active, Deactive, Inventory (= ACTIVATED, DEACTIVATED, INVENTORY)."
     )
     ThingSpaceStatusUpdate: ThingSpaceStatusParams | None = None
     JasperStatusUpdate: JasperStatusParams | None = None
@@ -111,10 +114,12 @@ class CustomerRatePlanPayload(PortalModel):
 
 
 class UsernamePayload(PortalModel):
-    """ChangeType 6: the username (a ThingSpace custom field) and the cost center."""
+    """ChangeType 6: the username (a carrier custom field) and the cost center."""
 
     NewUsername: b.Username | None = Field(
-        default=None, description="Up to 50 characters (ThingSpace's custom field limit)."
+        default=None,
+        description="Up to 50 characters (ThingSpace's custom field limit; Control Center's "
+        "custom field, configurable).",
     )
     CostCenter: b.CostCenter | None = Field(default=None, description="Up to 36 characters.")
 

@@ -33,3 +33,18 @@ async def test_the_csv_upload_documents_its_body_and_header(api):
     post = (await api.get("/openapi.json")).json()["paths"]["/api/v1/bulk-changes/csv"]["post"]
     assert "text/csv" in post["requestBody"]["content"]
     assert {p["name"] for p in post["parameters"]} >= {"X-Bulk-Change", "Idempotency-Key"}
+
+
+async def test_the_docs_say_what_each_integration_accepts_with_control_center_examples(api):
+    spec = (await api.get("/openapi.json")).json()
+    for path in ("/api/v1/bulk-changes", "/api/v1/bulk-changes/validate"):
+        post = spec["paths"][path]["post"]
+        examples = post["requestBody"]["content"]["application/json"]["examples"]
+        jasper = {k: e["value"] for k, e in examples.items() if k.startswith("jasper-")}
+        assert {b["ChangeType"] for b in jasper.values()} == {3, 6, 7}
+        assert {b["ServiceProviderId"] for b in jasper.values()} == {19}
+        assert "unsupported-change-type" in post["responses"]["422"]["description"]
+    description = spec["paths"]["/api/v1/bulk-changes"]["post"]["description"]
+    assert "| `jasper` (Cisco Control Center, e.g. POD19) | 1, 3, 4, 5, 6, 7;" in description
+    assert "**8 and 9 are a `422` problem**" in description
+    assert "`Active` (= `ACTIVATED`)" in description

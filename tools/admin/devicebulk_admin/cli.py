@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the catalogue and the device the OpenAPI examples name",
     )
+    p.add_argument(
+        "--jasper-sim-url",
+        help="also seed POD19 (id 19, Cisco Control Center) at this jasper-sim, e.g. "
+        "http://127.0.0.1:8091",
+    )
+    p.add_argument(
+        "--write-jasper-iccids", type=Path, metavar="FILE", help="write POD19's ICCIDs here"
+    )
 
     COMMANDS.update(catalogue_cli.add_parsers(sub, common, _positive))
     COMMANDS.update(maintenance_cli.add_parsers(sub, common, _positive))
@@ -231,6 +239,8 @@ async def _seed_demo(args: argparse.Namespace, db: Sessionmaker, settings: Commo
         seed_sim=not args.skip_sim,
         iccids_file=args.write_iccids,
         examples=args.examples,
+        jasper_sim_url=args.jasper_sim_url,
+        jasper_iccids_file=args.write_jasper_iccids,
     )
 
 

@@ -1,5 +1,6 @@
 """`seed-demo`: the demo tenant, carrier account and devices for `make run`, in our database
-and in the ThingSpace simulator. Every id is deterministic, so running it again changes nothing.
+and in the ThingSpace simulator; with a Control Center simulator's URL also the second carrier,
+POD19 (`demo_jasper.py`). Every id is deterministic, so running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from devicebulk_admin.demo_catalogue import (
     seed_catalogue,
     seed_example_devices,
 )
+from devicebulk_admin.demo_jasper import JasperDemoResult, seed_jasper_demo
 from devicebulk_admin.errors import AdminError
 from devicebulk_admin.providers import ProviderSpec, create_provider
 from devicebulk_admin.runtime import Sessionmaker
@@ -69,6 +71,7 @@ class DemoResult:
     examples: bool = False
     catalogue_created: int = 0
     example_devices_added: int = 0
+    jasper: JasperDemoResult | None = None
 
     def summary(self) -> str:
         def made(created: bool) -> str:
@@ -93,6 +96,8 @@ class DemoResult:
             )
         if self.iccids_file:
             lines.append(f"ICCIDs written to {self.iccids_file}")
+        if self.jasper is not None:
+            lines.append(self.jasper.summary())
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -196,11 +201,14 @@ async def seed_demo(
     seed_sim: bool = True,
     iccids_file: Path | None = None,
     examples: bool = False,
+    jasper_sim_url: str | None = None,
+    jasper_iccids_file: Path | None = None,
 ) -> DemoResult:
     """The provider's base URL is ``{sim_url}/api``; ``seed_sim=False`` leaves the simulator be.
     The demo's carrier plan is always in the provider's catalogue; ``examples`` adds the rest of
     the catalogue and the devices the OpenAPI examples name, each in the state its example
-    needs (`make run`)."""
+    needs (`make run`). ``jasper_sim_url`` also seeds POD19, the Control Center provider, with
+    as many devices, at that simulator (`demo_jasper.seed_jasper_demo`)."""
     if not 0 <= devices <= MAX_DEVICES:
         raise AdminError(f"--devices must be between 0 and {MAX_DEVICES}")
     if not 0 < provider_id < 10_000:
@@ -247,4 +255,15 @@ async def seed_demo(
         except OSError as exc:
             raise AdminError(f"cannot write {iccids_file}: {exc.strerror}") from exc
         result.iccids_file = str(iccids_file)
+    if jasper_sim_url is not None:
+        result.jasper = await seed_jasper_demo(
+            sessionmaker,
+            tenant_id=tenant_id,
+            devices=devices,
+            credentials_key=credentials_key,
+            sim_url=jasper_sim_url,
+            seed_sim=seed_sim,
+            examples=examples,
+            iccids_file=jasper_iccids_file,
+        )
     return result

@@ -24,6 +24,9 @@ from devicebulk_devstack.processes import BIN, Ports, Stack, StackConfig
 VAR = Path("var")
 STATE = VAR / "stack.json"
 DEMO_TENANT, DEMO_PROVIDER, DEMO_DEVICES = 1, 4, 1000
+# The second carrier: POD19, a Cisco Control Center provider of the same tenant, at jasper-sim.
+JASPER_PROVIDER = 19
+ICCID_FILES = {"thingspace": VAR / "demo-iccids.txt", "jasper": VAR / "demo-iccids-jasper.txt"}
 
 
 def ensure_env_file(path: Path = Path(".env")) -> None:
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         stack.start_carrier_and_mail()
+        stack.start_jasper_sim()
         admin(
             config,
             "seed-demo",
@@ -89,8 +93,12 @@ def run(args: argparse.Namespace) -> None:
             "--sim-url",
             config.sim_url,
             "--write-iccids",
-            str(VAR / "demo-iccids.txt"),
+            str(ICCID_FILES["thingspace"]),
             "--examples",
+            "--jasper-sim-url",
+            config.jasper_sim_url,
+            "--write-jasper-iccids",
+            str(ICCID_FILES["jasper"]),
         )
         admin(
             config,
@@ -134,15 +142,33 @@ def activation(iccids: list[str]) -> dict[str, object]:
     }
 
 
+def jasper_activation(iccids: list[str]) -> dict[str, object]:
+    """`make demo CARRIER=jasper`: these POD19 SIMs (ACTIVATION_READY) to ACTIVATED, as the
+    portal asks it of a Control Center provider."""
+    return {
+        "Devices": iccids,
+        "ServiceProviderId": JASPER_PROVIDER,
+        "ChangeType": 3,
+        "StatusUpdate": {
+            "TargetStatus": "Active",
+            "JasperStatusUpdate": {"ReasonCode": "CUSTOMER_REQUEST"},
+        },
+    }
+
+
+REQUESTS = {"thingspace": activation, "jasper": jasper_activation}
+
+
 def print_banner(config: StackConfig) -> None:
-    iccids = (VAR / "demo-iccids.txt").read_text().split()[:2]
+    iccids = ICCID_FILES["thingspace"].read_text().split()[:2]
     body = json.dumps(activation(iccids))
     print(
         f"""
 devicebulk is running.
   API docs:          {config.intake_url}/docs
   token issuer:      {config.jwks_url} (keys in {config.jwt_dir})
-  ThingSpace sim:    {config.sim_url}/_sim/stats
+  ThingSpace sim:    {config.sim_url}/_sim/stats  (provider {DEMO_PROVIDER})
+  Control Center sim: {config.jasper_sim_url}/_sim/stats  (provider {JASPER_PROVIDER}, POD19)
   emails land in:    {config.mail_dir}
   logs:              {config.var_dir / "logs"}
 
@@ -153,6 +179,7 @@ Try it (a bearer token for tenant {DEMO_TENANT}, valid an hour, every scope):
     -d '{body}'
 
 or, in another terminal: make demo   (1,000 activations with a progress bar)
+                    make demo CARRIER=jasper   (1,000 POD19 SIMs to ACTIVATED)
 Ctrl-C stops everything.
 """,
         flush=True,
@@ -163,7 +190,10 @@ def demo(args: argparse.Namespace) -> None:
     if not STATE.exists():
         sys.exit("The stack is not running: start it with `make run` in another terminal.")
     state = json.loads(STATE.read_text())
-    iccids = (VAR / "demo-iccids.txt").read_text().split()[: args.devices]
+    iccids_file = ICCID_FILES[args.carrier]
+    if not iccids_file.exists():
+        sys.exit(f"{iccids_file} is missing: restart `make run` (it seeds both carriers).")
+    iccids = iccids_file.read_text().split()[: args.devices]
     mail_dir = Path(state["mail"])
     mails_before = set(mail_dir.glob("*.eml"))
     token = subprocess.run(  # noqa: S603 (our own console script)
@@ -187,7 +217,7 @@ def demo(args: argparse.Namespace) -> None:
         answer = api.post(
             "/api/v1/bulk-changes",
             headers=headers,
-            json=activation(iccids),
+            json=REQUESTS[args.carrier](iccids),
         )
         if answer.status_code != 202:
             sys.exit(f"submit refused ({answer.status_code}): {answer.text}")
@@ -228,6 +258,12 @@ def main(argv: list[str] | None = None) -> None:
     run_p.add_argument("--workers", type=int, default=2, help="bulk-worker processes")
     demo_p = sub.add_parser("demo", help="1,000 activations against the running stack")
     demo_p.add_argument("--devices", type=int, default=DEMO_DEVICES)
+    demo_p.add_argument(
+        "--carrier",
+        choices=sorted(REQUESTS),
+        default="thingspace",
+        help="the demo provider (4, ThingSpace) or POD19 (19, Cisco Control Center)",
+    )
     sub.add_parser("bench", help="the benchmarks of DESIGN.md §8 (make bench)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]

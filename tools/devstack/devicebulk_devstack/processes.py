@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import httpx
@@ -37,10 +37,11 @@ class Ports:
     callbacks_internal: int = 8083
     jwks: int = 8085
     relay_health: int = 8086
+    jasper_sim: int = 8091  # the Control Center simulator (POD19)
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(9)))
+        return cls(*(free_port() for _ in fields(cls)))
 
 
 @dataclass
@@ -66,6 +67,11 @@ class StackConfig:
     @property
     def sim_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.sim}"
+
+    @property
+    def jasper_sim_url(self) -> str:
+        """jasper-sim's root; a Control Center provider's base URL adds `/rws/api/v1`."""
+        return f"http://127.0.0.1:{self.ports.jasper_sim}"
 
     @property
     def intake_url(self) -> str:
@@ -104,6 +110,7 @@ class StackConfig:
             RABBITMQ_URL=self.rabbitmq_url,
             CREDENTIALS_KEY=self.credentials_key,
             THINGSPACE_BASE_URL=f"{self.sim_url}/api",
+            JASPER_BASE_URL=f"{self.jasper_sim_url}/rws/api/v1",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.ports.smtp),
             SMTP_STARTTLS="false",
@@ -132,7 +139,8 @@ class Proc:
 
 
 class Stack:
-    """The simulator, an SMTP sink, the relay and the four services, as separate processes."""
+    """The simulators (ThingSpace; Control Center when started), an SMTP sink, the relay and the
+    four services, as separate processes."""
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -184,6 +192,16 @@ class Stack:
         )
         wait_http(f"{self.config.sim_url}/_sim/health", self)
         wait_port(ports.smtp, self)
+
+    def start_jasper_sim(self) -> None:
+        """The Cisco Control Center simulator (the POD19 provider's carrier), empty: the demo
+        seed (`seed-demo --jasper-sim-url`) gives it its account, user and devices."""
+        argv = [str(BIN / "jasper-sim"), "--port", str(self.config.ports.jasper_sim)]
+        argv += ["--log-level", "warning"]
+        if self.config.sim_random_seed is not None:
+            argv += ["--random-seed", str(self.config.sim_random_seed)]
+        self._spawn("jasper-sim", argv)
+        wait_http(f"{self.config.jasper_sim_url}/_sim/health", self)
 
     def dev_token(self, tenant: int, *, scope: str | None = None, email: str | None = None) -> str:
         """A bearer token for the intake (``jwt`` mode), from `devicebulk-admin dev-token`."""

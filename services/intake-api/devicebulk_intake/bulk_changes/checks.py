@@ -1,8 +1,9 @@
 """Whole-request checks: a problem here refuses the request (422/413) and nothing is stored.
 
 They are about the request's shape (a known change type, its payload, a device list within the
-limit, a known provider). What the portal's rules say about the values (a plan that does not
-exist, a username too long, ...) is judged per device instead, and recorded with each device.
+limit, a known provider, a change type and target status the provider's carrier accepts). What
+the portal's rules say about the values (a plan that does not exist, a username too long, ...)
+is judged per device instead, and recorded with each device.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from devicebulk_common import contracts as c
 from devicebulk_common.models import ServiceProvider
 from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_intake.bulk_changes.validation import integration
 from devicebulk_intake.errors import PayloadTooLarge, Unprocessable, UnsupportedChangeType
 
 SUPPORTED = frozenset(c.ChangeType)
@@ -76,15 +78,6 @@ def _check_payload(request: BulkChangeRequest, change_type: c.ChangeType) -> Non
     if key is not None and not getattr(request, key):
         what = "a non-empty list" if key == "IdentifierChanges" else "an object"
         raise Unprocessable(f"ChangeType {change_type.value} needs {key} ({what}).")
-    if change_type is c.ChangeType.STATUS_UPDATE:
-        assert request.StatusUpdate is not None
-        try:
-            c.TargetStatus(request.StatusUpdate.TargetStatus)
-        except ValueError:
-            raise Unprocessable(
-                f"TargetStatus {request.StatusUpdate.TargetStatus!r} is not one of "
-                f"{', '.join(t.value for t in c.TargetStatus)}."
-            ) from None
     if change_type is c.ChangeType.CHANGE_ICCID_OR_IMEI:
         pairs = request.IdentifierChanges or []
         named = {p.OldICCID for p in pairs}
@@ -109,4 +102,8 @@ async def check_request(
     provider = await session.get(ServiceProvider, request.ServiceProviderId)
     if provider is None:
         raise Unprocessable(f"ServiceProviderId {request.ServiceProviderId} does not exist.")
+    # What the provider's carrier accepts (validation/integration.py).
+    integration.check_change_type(change_type, provider.integration, provider.id)
+    if change_type is c.ChangeType.STATUS_UPDATE:
+        integration.check_target(request, provider.integration)
     return change_type, provider

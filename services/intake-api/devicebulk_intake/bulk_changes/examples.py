@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devicebulk_intake.bulk_changes.jasper_examples import JASPER_EXAMPLES
 from devicebulk_intake.errors import ProblemError, responses
 
 # Each example names devices of its own, so that every one of them succeeds once against the
@@ -24,7 +25,6 @@ CARRIER_RATE_PLAN = ["89148000008245117183"]
 CHANGE_ICCID = ("89148000008245117191", "356938035717199", "89148000008245117209")
 CHANGE_IMEI = ("89148000008245117217", "356938035717215", "356938035717223")
 DELETION = ["89148000008245117233", "89148000008245117241"]
-
 SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
     "activate": {
         "summary": "Activate (ThingSpace, with place of use)",
@@ -242,6 +242,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         "payload. Only deactivated devices can be deleted.",
         "value": {"Devices": DELETION, "ServiceProviderId": 4, "ChangeType": 9},
     },
+    **JASPER_EXAMPLES,
 }
 
 SUBMIT_DESCRIPTION = """
@@ -260,6 +261,21 @@ once everything has committed. Devices that fail validation are recorded with th
 | 7 | CarrierRatePlanChange | `CarrierRatePlanUpdate` | `change_plan` | yes |
 | 8 | ChangeICCIDorIMEI | `IdentifierChanges` (one pair a device; `Devices` optional) | `change_identifier` | yes |
 | 9 | **DeviceDeletion** (device deletion) | none | `delete` | yes |
+
+**By integration.** The provider's carrier decides what it accepts:
+
+| integration | change types | StatusUpdate TargetStatus |
+| --- | --- | --- |
+| `thingspace` (Verizon ThingSpace) | all (1, 3-9) | `Active`, `Suspend`, `Restore`, `Deactive`, `Inventory` |
+| `jasper` (Cisco Control Center, e.g. POD19) | 1, 3, 4, 5, 6, 7; **8 and 9 are a `422` problem** (`unsupported-change-type`): Control Center has no call that changes an ICCID or IMEI or deletes a device | a SIM status: `ACTIVATED`, `DEACTIVATED`, `ACTIVATION_READY`, `INVENTORY`, `RETIRED`, `TEST_READY` (any case), or the portal's `Active` (= `ACTIVATED`), `Deactive` (= `DEACTIVATED`), `Inventory` (= `INVENTORY`); `Suspend`, `Restore` and any other value are a `422` |
+
+For a Control Center provider, 3 stores `set_status` with the SIM status to reach; a transition
+the SIM status graph refuses (e.g. an `ACTIVATED` SIM back to `TEST_READY`: pre-activation is one
+way) fails that device with the reason; a device not at the carrier yet is refused. 6 puts the
+username and cost center in the account's custom fields (at most 50 characters each). 7 checks
+the plan against the provider's catalogue only (ThingSpace's suspended-device and four-a-month
+rules are ThingSpace's). `JasperStatusUpdate` is accepted and not needed. The rules below are
+ThingSpace's where they differ.
 
 Checked for every device: listed once, a valid ICCID (19-20 digits, Luhn), in the tenant's
 inventory for this provider and not deleted, a valid IMEI. Then, by change type:
@@ -283,7 +299,7 @@ inventory for this provider and not deleted, a valid IMEI. Then, by change type:
 - **9**: only a deactivated device can be deleted.
 
 A request of the wrong shape (an unknown ChangeType, a missing payload, no devices, an unknown
-provider) is refused with a `422` problem and nothing is stored. If the provider's write
+provider, a change type or target status the provider's integration does not accept) is refused with a `422` problem and nothing is stored. If the provider's write
 operations are disabled, a change type that calls the carrier (3, 6, 7, 8, 9) is stored with
 Status `ERROR` and its `ErrorReason`, its valid devices `Cancelled`, nothing is sent, and the
 report email goes out; the answer is still `202`. Database-only types (1, 4, 5) are not affected.

@@ -23,6 +23,9 @@ class JasperConfig:
     # account decides which of accountCustom1-10 are free).
     username_field: str = "accountCustom1"
     cost_center_field: str = "accountCustom2"
+    # The longest value those custom fields take (not published: 50, ThingSpace's custom field;
+    # intake also bounds it by our columns, `models.bounds`).
+    custom_field_max_length: int = 50
     # The account's calls-per-second cap when the provider has no rate limit of its own
     # (5/s as quoted; operators change it) and its calls in flight at once (1 documented).
     calls_per_second: float = 5.0
@@ -101,5 +104,7 @@ class JasperConfig:
             raise ValueError("rate_headroom must be in (0, 1]")
         if self.calls_per_second <= 0 or self.concurrency < 1 or self.throttle_retries < 0:
             raise ValueError("calls_per_second > 0, concurrency >= 1, throttle_retries >= 0")
+        if self.custom_field_max_length < 1:
+            raise ValueError("custom_field_max_length must be at least 1")
         if self.username_field == self.cost_center_field:
             raise ValueError("the username and cost center fields must differ")

@@ -126,3 +126,46 @@ NEUTRAL_STATUS: Mapping[str, str] = MappingProxyType(
         REPLACED: "deactivated",
     }
 )
+
+
+# The portal's `StatusUpdate.TargetStatus` for a Control Center provider: its own words where
+# they mean a SIM status, else the SIM status's name itself (`ACTIVATED`, `RETIRED`, ...; any
+# case). `Suspend` and `Restore` have no SIM status (there is no SUSPENDED) and mean nothing here.
+PORTAL_TARGETS: Mapping[str, str] = MappingProxyType(
+    {"Active": ACTIVATED, "Deactive": DEACTIVATED, "Inventory": INVENTORY}
+)
+
+
+def sim_target(target_status: str) -> str | None:
+    """The SIM status the portal's `TargetStatus` asks for, or None when it names none."""
+    if target_status in PORTAL_TARGETS:
+        return PORTAL_TARGETS[target_status]
+    upper = target_status.strip().upper()
+    return upper if upper in STATUSES else None
+
+
+# What our neutral status says of a SIM's Control Center status: every SIM status it may stand
+# for (the neutral status is lossy), the likeliest first.
+_SIM_STATUSES_OF: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "preactive": (ACTIVATION_READY, TEST_READY, INVENTORY),
+        "active": (ACTIVATED,),
+        "deactivated": (DEACTIVATED, RETIRED, PURGED, REPLACED),
+    }
+)
+
+
+def refuse_from_neutral(
+    neutral: str, target: str, graph: StatusGraph = DEFAULT_GRAPH
+) -> str | None:
+    """`refuse_transition` for a device of which we know only our neutral status: None when any
+    SIM status it may stand for may become `target` (the carrier has the last word), else the
+    reason given for the likeliest. A neutral status with no SIM status (not read yet) is not
+    held against the device."""
+    candidates = _SIM_STATUSES_OF.get(neutral)
+    if not candidates:
+        return graph.refusal(None, target)
+    reasons = [graph.refusal(current, target) for current in candidates]
+    if any(reason is None for reason in reasons):
+        return None
+    return reasons[0]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from devicebulk_common.contracts import ChangeType
 from devicebulk_common.models import CustomerRatePlan, CustomerRatePool, RevCustomer
 from devicebulk_common.wire import BulkChangeRequest
-from devicebulk_intake.bulk_changes.validation import inventory
+from devicebulk_intake.bulk_changes.validation import inventory, jasper
 from devicebulk_intake.bulk_changes.validation.archival import archival_rule, deletion_rule
 from devicebulk_intake.bulk_changes.validation.carrier_plan import carrier_plan_rule
 from devicebulk_intake.bulk_changes.validation.common import DeviceSnapshot, Rule, Verdict, judge
@@ -27,6 +27,11 @@ from devicebulk_intake.bulk_changes.validation.identifiers import (
     new_identifiers,
     wanted_identifiers,
 )
+from devicebulk_intake.bulk_changes.validation.integration import (
+    THINGSPACE,
+    is_jasper,
+    jasper_sim_target,
+)
 from devicebulk_intake.bulk_changes.validation.status import (
     activates,
     requested_plan,
@@ -38,10 +43,17 @@ __all__ = ["DeviceSnapshot", "Verdict", "validate"]
 
 
 async def validate(
-    session: AsyncSession, tenant_id: int, request: BulkChangeRequest, change_type: ChangeType
+    session: AsyncSession,
+    tenant_id: int,
+    request: BulkChangeRequest,
+    change_type: ChangeType,
+    integration: str | None = THINGSPACE,
 ) -> list[Verdict]:
-    """One verdict per device of ``request`` (already checked as a whole), in order."""
+    """One verdict per device of ``request`` (already checked as a whole, also against what the
+    provider's ``integration`` accepts), in order."""
     provider_id = request.ServiceProviderId
+    if is_jasper(integration) and change_type in JASPER_RULES:
+        return await _jasper(session, tenant_id, request, change_type)
     if change_type is ChangeType.CHANGE_ICCID_OR_IMEI:
         return await _identifier_changes(session, tenant_id, request)
     rule: Rule
@@ -98,6 +110,34 @@ async def _status_update(
         codes = [wanted] if wanted else [d.carrier_rate_plan for d in devices.values()]
         plans = await inventory.carrier_plan_states(session, provider_id, filter(None, codes))
     return judge(request.Devices, devices, status_update_rule(request, plans, provider_id))
+
+
+# The change types a Control Center provider judges by its own rules (jasper.py).
+JASPER_RULES = frozenset(
+    {ChangeType.STATUS_UPDATE, ChangeType.EDIT_USERNAME, ChangeType.CARRIER_RATE_PLAN_CHANGE}
+)
+
+
+async def _jasper(
+    session: AsyncSession, tenant_id: int, request: BulkChangeRequest, change_type: ChangeType
+) -> list[Verdict]:
+    provider_id = request.ServiceProviderId
+    rule: Rule
+    match change_type:
+        case ChangeType.STATUS_UPDATE:
+            rule = jasper.set_status_rule(jasper_sim_target(request))
+        case ChangeType.EDIT_USERNAME:
+            assert request.Username is not None
+            rule = jasper.username_rule(request.Username)
+        case ChangeType.CARRIER_RATE_PLAN_CHANGE:
+            assert request.CarrierRatePlanUpdate is not None
+            plan = request.CarrierRatePlanUpdate.CarrierRatePlan
+            states = await inventory.carrier_plan_states(session, provider_id, [plan])
+            rule = jasper.change_plan_rule(plan, states, provider_id)
+        case _:  # pragma: no cover - JASPER_RULES lists the cases above
+            raise AssertionError(change_type)
+    devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices)
+    return judge(request.Devices, devices, rule)
 
 
 def _present(value: int | None) -> list[int]:
