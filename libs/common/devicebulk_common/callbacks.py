@@ -14,7 +14,7 @@ in ``carrier_callback`` until the worker records the request id, and a duplicate
 device change already terminal.
 
 What a confirmed callback does to our records, per operation, is
-:data:`devicebulk_common.callback_effects.EFFECTS`: it ends the device change, or (``NextPhase``)
+:mod:`devicebulk_common.operation_specs`: it ends the device change, or (``NextPhase``)
 queues it again for its next carrier request.
 """
 
@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
 from devicebulk_common import operations as ops
-from devicebulk_common.callback_effects import COST_CENTER_PHASE, USERNAME_FIELD_PHASE
 from devicebulk_common.callback_matching import (
     RECORDED_BY_CALLBACK,
     bigints,
@@ -44,6 +43,7 @@ from devicebulk_common.callback_matching import (
 )
 from devicebulk_common.carriers.redaction import redact_callback
 from devicebulk_common.models import CarrierCallback
+from devicebulk_common.operation_specs.edit_username import COST_CENTER_PHASE, USERNAME_PHASE
 from devicebulk_common.reconciliation import Reconciliation
 
 # The longest identifiers ``carrier_callback`` stores (its column widths); longer is malformed.
@@ -60,7 +60,7 @@ RESPONSE_OPS: dict[str, tuple[str, str | None]] = {
     "deactivateResponse": (ops.DEACTIVATE, None),
     "changeServicePlanResponse": (ops.CHANGE_PLAN, None),
     "changeIdentifierResponse": (ops.CHANGE_IDENTIFIER, None),
-    "customFieldsUpdateResponse": (ops.EDIT_USERNAME, USERNAME_FIELD_PHASE),
+    "customFieldsUpdateResponse": (ops.EDIT_USERNAME, USERNAME_PHASE),
     "costCenterResponse": (ops.EDIT_USERNAME, COST_CENTER_PHASE),
 }
 

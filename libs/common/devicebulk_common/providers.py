@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -22,7 +23,10 @@ def build_adapter(
     credentials_key: str,
     token_cache: TokenCache,
     pacer: Callable[[], Awaitable[None]] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> CarrierAdapter:
+    """The provider's ``integration`` picks the adapter; ``options`` are that adapter's own
+    settings (ThingSpace: ``username_field``)."""
     if provider.integration != "thingspace":
         raise UnsupportedIntegration(f"no carrier adapter for {provider.integration!r}")
     creds = decrypt_json(credentials_key, provider.credentials_encrypted)
@@ -36,4 +40,5 @@ def build_adapter(
         password=creds["password"],
         token_cache=token_cache,
         pacer=pacer,
+        **dict(options or {}),
     )

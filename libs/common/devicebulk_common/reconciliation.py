@@ -2,7 +2,8 @@
 
 :class:`Reconciliation` gathers what a batch of callbacks does (terminal transitions, the
 callbacks' outcomes, the audit rows) while the per-operation effects of
-:mod:`devicebulk_common.callback_effects` run, and writes each with one statement.
+operation specs (:mod:`devicebulk_common.operation_specs`) record the
+confirmed results, and writes each with one statement.
 :func:`count_tries` counts the sweeper's tries of the callbacks left pending, and gives up on
 those past the bound.
 """
@@ -18,10 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
 from devicebulk_common.callback_matching import ASK_FIRST, RECORDED_BY_CALLBACK
 from devicebulk_common.lifecycle import Finish, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange
+from devicebulk_common.operation_specs import SPECS, Confirmed, EffectRefused, NextPhase
 from devicebulk_common.outbox.relay import notify_outbox
 
 if TYPE_CHECKING:
@@ -134,9 +135,10 @@ class Reconciliation:
                 message=f"{cb.fault_code}: {cb.fault_message}",
             )
             return
-        effect = EFFECTS.get(op)
+        spec = SPECS.get(op)
+        confirmed = Confirmed("callback", cb.response_ids)
         try:
-            result = await effect(session, device, dc, cb) if effect else {}
+            result = await spec.apply(session, device, dc, confirmed) if spec else {}
         except EffectRefused as refused:
             self._finish(
                 callback_id,
@@ -148,7 +150,7 @@ class Reconciliation:
             return
         if isinstance(result, NextPhase):
             request_id = dc.carrier_request_id or cb.request_id
-            _queue_next_phase(dc, result, held_for=request_id)
+            queue_next_phase(dc, result, held_for=request_id)
             if request_id:
                 self.held.setdefault(request_id, set()).add(dc.bulk_change_id)
             self.requeued = True
@@ -231,7 +233,7 @@ def _queue_read_back(dc: DeviceChange) -> None:
     dc.published_at = None
 
 
-def _queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None) -> None:
+def queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None) -> None:
     """Queue the device change again for its next carrier request (published by the relay).
 
     The confirmed request's id is cleared (one carrier request id at a time: a late repeat of

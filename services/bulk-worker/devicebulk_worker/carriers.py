@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 
 from devicebulk_common.carriers import CarrierAdapter, InProcessTokenCache, TokenCache
@@ -21,7 +24,9 @@ class AdapterPool:
         rate_limiter: RateLimiter | None = None,
         rate_headroom: float = 0.98,
         rate_max_wait_s: float = 20.0,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        self._options = options or {}
         self._limiter = rate_limiter
         self._headroom = rate_headroom
         self._max_wait_s = rate_max_wait_s
@@ -48,6 +53,7 @@ class AdapterPool:
                 credentials_key=self._key,
                 token_cache=self._tokens,
                 pacer=self._pacer(provider),
+                options=self._options.get(provider.integration),
             )
         return self._adapters[key]
 

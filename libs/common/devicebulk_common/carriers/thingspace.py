@@ -19,10 +19,18 @@ from .base import (
     PlaceOfUse,
     SyncActionResult,
 )
+from .capabilities import CarrierCapabilities
 from .errors import AuthExpiredError, TokenKind
 from .redaction import callback_path_secrets, register_secret
 from .thingspace_auth import REFUSAL_HOLD_S, ThingSpaceAuth
+from .thingspace_capabilities import CAPABILITIES
 from .thingspace_wire import (
+    ADD_STATE,
+    CALLBACK_SERVICE,
+    CHANGE_OPTIONS,
+    CUSTOM_FIELD_KEYS,
+    DEFAULT_REASON_CODE,
+    DEFAULT_USERNAME_FIELD,
     MAX_DELETE_DEVICES,
     check_cost_center,
     custom_fields_body,
@@ -85,7 +93,11 @@ class ThingSpaceAdapter:
         serialize: Serializer | None = None,
         clock: Callable[[], float] = time.time,
         pacer: Callable[[], Awaitable[None]] | None = None,
+        username_field: str = DEFAULT_USERNAME_FIELD,
     ) -> None:
+        if username_field not in CUSTOM_FIELD_KEYS:
+            raise ValueError(f"{username_field!r} is not one of {sorted(CUSTOM_FIELD_KEYS)}")
+        self._username_field = username_field
         self._pacer = pacer
         self._account_name = account_name
         self._service_type = change_identifier_service_type
@@ -106,6 +118,10 @@ class ThingSpaceAdapter:
             clock=clock,
             pacer=pacer,
         )
+
+    @property
+    def capabilities(self) -> CarrierCapabilities:
+        return CAPABILITIES
 
     @property
     def account_name(self) -> str:
@@ -203,14 +219,14 @@ class ThingSpaceAdapter:
         self,
         devices: Sequence[DeviceRef],
         *,
-        reason_code: str = "FF",
+        reason_code: str | None = None,
         etf_waiver: bool = False,
         delete_after: bool = False,
     ) -> AsyncRequestAccepted:
         body = self._with_account(
             {
                 "devices": devices_body(devices),
-                "reasonCode": reason_code,
+                "reasonCode": reason_code or DEFAULT_REASON_CODE,
                 "etfWaiver": etf_waiver,
                 "deleteAfterDeactivation": delete_after,
             }
@@ -234,10 +250,15 @@ class ThingSpaceAdapter:
         device_from: DeviceRef,
         device_to: DeviceRef,
         *,
-        option: str,
+        identifier: str,
         service_plan: str | None = None,
         zip_code: str | None = None,
     ) -> AsyncRequestAccepted:
+        option = CHANGE_OPTIONS.get(identifier.upper())
+        if option is None:
+            raise ValueError(
+                f"identifier must be one of {sorted(CHANGE_OPTIONS)}, not {identifier!r}"
+            )
         body: dict[str, Any] = {
             "deviceIds": device_ids(device_from),
             "deviceIdsTo": device_ids(device_to),
@@ -269,6 +290,12 @@ class ThingSpaceAdapter:
         )
         return await self._async_action("update_place_of_use", "PUT", self._place_of_use_path, body)
 
+    async def set_username(
+        self, devices: Sequence[DeviceRef], username: str
+    ) -> AsyncRequestAccepted:
+        """ThingSpace has no username: it goes into the configured custom field."""
+        return await self.update_custom_fields(devices, {self._username_field: username})
+
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
     ) -> AsyncRequestAccepted:
@@ -285,10 +312,12 @@ class ThingSpaceAdapter:
         self,
         devices: Sequence[DeviceRef],
         *,
-        state: str = "preactive",
+        state: str | None = None,
         sku_number: str | None = None,
     ) -> SyncActionResult:
-        body = self._with_account({"devicesToAdd": devices_body(devices), "state": state})
+        body = self._with_account(
+            {"devicesToAdd": devices_body(devices), "state": state or ADD_STATE}
+        )
         if sku_number is not None:
             body["skuNumber"] = sku_number
         return await self._sync_action("add", "/devices/actions/add", body, devices)
@@ -349,9 +378,14 @@ class ThingSpaceAdapter:
     # -- callbacks ------------------------------------------------------------------
 
     async def register_callback(
-        self, url: str, username: str, password: str, name: str = "CarrierService"
+        self, url: str, username: str, password: str, name: str | None = None
     ) -> CarrierExchange:
-        body = {"name": name, "url": url, "username": username, "password": password}
+        body = {
+            "name": name or CALLBACK_SERVICE,
+            "url": url,
+            "username": username,
+            "password": password,
+        }
         register_secret(password, *callback_path_secrets(url))
         _, exchange = await self._call(
             "register_callback", "POST", f"/callbacks/{self._account_path}", body
