@@ -38,7 +38,7 @@ from devicebulk_common.models import Device, DeviceChange
 from devicebulk_common.operation_specs.edit_username import phase as username_phase
 
 if TYPE_CHECKING:
-    from devicebulk_common.callbacks import ParsedCallback
+    from devicebulk_common.callback_records import ParsedCallback
 
 OPEN = frozenset(
     {c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value}

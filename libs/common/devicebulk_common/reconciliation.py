@@ -26,11 +26,10 @@ from devicebulk_common.operation_specs import SPECS, Confirmed, EffectRefused, N
 from devicebulk_common.outbox.relay import notify_outbox
 
 if TYPE_CHECKING:
-    from devicebulk_common.callbacks import ParsedCallback
+    from devicebulk_common.callback_records import ParsedCallback
 
 
 ACTOR = "callback-receiver"
-ALREADY_ACTIVE = "DeviceAlreadyActive"
 # The device change params key of a next step held back (Queued, not yet published) until the
 # other devices of its carrier request have their callbacks too: then the next step of the whole
 # request goes out together and is gathered into one carrier request (not one request per
@@ -114,7 +113,7 @@ class Reconciliation:
             self.outcomes.append((callback_id, dc.id, f"ignored: device change already {status}"))
             return
         op = (dc.params or {}).get("op", "")
-        if not cb.ok and op == "activate" and (cb.fault_code or "").endswith(ALREADY_ACTIVE):
+        if not cb.ok and op == "activate" and cb.already_done:
             _queue_read_back(dc)  # the worker reads the device back from the carrier
             self.requeued = True
             self._record(

@@ -91,9 +91,9 @@ log = structlog.get_logger(__name__)
 
 
 def names_a_device(exc: CarrierError) -> bool:
-    """A permanent refusal of a whole request that is about one of its devices."""
-    code = exc.code or ""
-    return not exc.retryable and (".Device" in code or "DeviceNotFound" in code)
+    """A permanent refusal of a whole request that is about one of its devices (the adapter
+    that read the carrier's error code says so)."""
+    return not exc.retryable and exc.about_device
 
 
 def _ids(jobs: Sequence[Job]) -> list[int]:

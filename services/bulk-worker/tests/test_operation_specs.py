@@ -16,12 +16,12 @@ from sqlalchemy import text
 
 from devicebulk_common import contracts as c
 from devicebulk_common.callbacks import (
-    RESPONSE_OPS,
     lock_request,
-    parse_thingspace,
     reconcile_request,
     store,
 )
+from devicebulk_common.carriers.thingspace_callbacks import RESPONSE_OPS
+from devicebulk_common.carriers.thingspace_callbacks import parse as parse_thingspace
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import BulkChange, Device, DeviceChange
 from devicebulk_common.operation_specs import SPECS

@@ -24,6 +24,7 @@ from .errors import AuthExpiredError, TokenKind
 from .redaction import callback_path_secrets, register_secret
 from .thingspace_auth import REFUSAL_HOLD_S, ThingSpaceAuth
 from .thingspace_capabilities import CAPABILITIES
+from .thingspace_errors import error_from_response
 from .thingspace_wire import (
     ADD_STATE,
     CALLBACK_SERVICE,
@@ -103,7 +104,9 @@ class ThingSpaceAdapter:
         self._service_type = change_identifier_service_type
         self._place_of_use_path = place_of_use_path
         self._logout_on_close = logout_on_close
-        self._transport = CarrierTransport(http, base_url, serialize=serialize or compact_json)
+        self._transport = CarrierTransport(
+            http, base_url, serialize=serialize or compact_json, errors=error_from_response
+        )
         self._auth = ThingSpaceAuth(
             self._transport,
             key_prefix=token_key_prefix(base_url, account_name),
