@@ -6,7 +6,7 @@ database-only operations all come here; the callback receiver calls the same ``a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +83,15 @@ async def locked(
 
 
 async def record_many(
-    session: AsyncSession, device_change_ids: Sequence[int], confirmed: Confirmed
+    session: AsyncSession,
+    device_change_ids: Sequence[int],
+    confirmed: Confirmed | Mapping[int, Confirmed],
 ) -> list[tuple[DeviceChange, Recorded]]:
+    """``confirmed``: one for all, or one a device change id."""
     out = []
     for dc, device in await locked(session, device_change_ids):
-        out.append((dc, await record(session, dc, device, confirmed)))
+        each = confirmed if isinstance(confirmed, Confirmed) else confirmed[dc.id]
+        out.append((dc, await record(session, dc, device, each)))
     await session.flush()
     return out
 

@@ -45,6 +45,7 @@ from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     AuthExpiredError,
     CarrierAdapter,
+    CarrierDevice,
     CarrierError,
     SyncActionResult,
 )
@@ -302,13 +303,13 @@ class DeviceChangeHandler:
     async def _synchronous(self, jobs: list[Job], outcome: SyncActionResult) -> None:
         by_iccid = {r.device.iccid: r for r in outcome.results if r.device.iccid}
         single = outcome.results[0] if len(outcome.results) == 1 and len(jobs) == 1 else None
-        succeeded: list[Job] = []
+        succeeded: list[tuple[Job, CarrierDevice | None]] = []
         finishes: list[Finish] = []
         rows: list[dict[str, Any]] = []
         for job in jobs:
             result = by_iccid.get(job.device.iccid, single)
             if result is not None and result.ok:
-                succeeded.append(job)
+                succeeded.append((job, result.seen))
             else:
                 message = result.message if result else "carrier answer did not name this device"
                 finishes.append(

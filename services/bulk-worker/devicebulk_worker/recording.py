@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
-from devicebulk_common.carriers import CarrierExchange
+from devicebulk_common.carriers import CarrierDevice, CarrierExchange
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import Finish, audit, finish_device_change, finish_device_changes
 from devicebulk_common.models import DeviceChange, DeviceChangeLog
@@ -269,11 +269,17 @@ async def _lock_in_order(session: AsyncSession, device_change_ids: list[int]) ->
     )
 
 
-async def apply_answered(session: AsyncSession, jobs: Sequence[Job]) -> list[Finish]:
-    """The devices a synchronous answer says succeeded: each recorded through its spec."""
-    if not jobs:
+async def apply_answered(
+    session: AsyncSession, answered: Sequence[tuple[Job, CarrierDevice | None]]
+) -> list[Finish]:
+    """The devices a synchronous answer says succeeded (with the device as the carrier showed
+    it when it confirmed, if it did): each recorded through its spec."""
+    if not answered:
         return []
-    recorded = await record_many(session, [j.device_change_id for j in jobs], Confirmed("answer"))
+    confirmed = {
+        job.device_change_id: Confirmed.read_back(seen, via="answer") for job, seen in answered
+    }
+    recorded = await record_many(session, list(confirmed), confirmed)
     return [r.finish for _, r in recorded if r.finish is not None]
 
 

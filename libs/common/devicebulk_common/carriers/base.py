@@ -56,6 +56,8 @@ class SyncDeviceResult:
     device: DeviceRef
     ok: bool
     message: str
+    # The device as the carrier showed it when it confirmed the result (read back), if it did.
+    seen: CarrierDevice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,12 @@ class CarrierAdapter(Protocol):
 
     async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
 
+    async def change_status(
+        self, devices: Sequence[DeviceRef], status: str
+    ) -> AsyncRequestAccepted | SyncActionResult:
+        """To one of the carrier's own statuses (a carrier whose statuses are data)."""
+        ...
+
     async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
 
     async def deactivate(
@@ -166,7 +174,7 @@ class CarrierAdapter(Protocol):
         *,
         service_plan: str,
         current_service_plan: str | None = None,
-    ) -> AsyncRequestAccepted: ...
+    ) -> AsyncRequestAccepted | SyncActionResult: ...
 
     async def change_identifier(
         self,
@@ -194,7 +202,7 @@ class CarrierAdapter(Protocol):
 
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
-    ) -> AsyncRequestAccepted: ...
+    ) -> AsyncRequestAccepted | SyncActionResult: ...
 
     async def add(
         self,

@@ -214,6 +214,13 @@ class ThingSpaceAdapter:
         body = self._with_account({"devices": devices_body(devices)})
         return await self._async_action("suspend", "POST", "/devices/actions/suspend", body)
 
+    async def change_status(
+        self, devices: Sequence[DeviceRef], status: str
+    ) -> AsyncRequestAccepted:
+        raise ValueError(
+            "ThingSpace has no call to a status by name: activate, suspend, restore, deactivate"
+        )
+
     async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
         body = self._with_account({"devices": devices_body(devices)})
         return await self._async_action("restore", "POST", "/devices/actions/restore", body)

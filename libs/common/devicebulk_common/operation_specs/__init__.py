@@ -16,6 +16,7 @@ from devicebulk_common.operation_specs import (
     delete,
     edit_username,
     restore,
+    set_status,
     suspend,
     update_place_of_use,
 )
@@ -41,6 +42,7 @@ SPECS: dict[str, OperationSpec] = {
         change_plan,
         change_identifier,
         edit_username,
+        set_status,
         change_customer_plan,
         assign_customer,
         archive,

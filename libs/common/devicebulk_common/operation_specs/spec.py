@@ -60,16 +60,16 @@ class Confirmed:
     status: str | None = None
 
     @classmethod
-    def read_back(cls, device: CarrierDevice | None) -> Confirmed:
+    def read_back(cls, device: CarrierDevice | None, *, via: Via = "read_back") -> Confirmed:
         """From the carrier's view of the device (its device list, its details)."""
         if device is None:
-            return cls("read_back")
+            return cls(via)
         ids = {k: v for k, v in device.ids.items() if v}
         if device.mdn:
             ids["mdn"] = device.mdn
         if device.msisdn:
             ids["msisdn"] = device.msisdn
-        return cls("read_back", ids, device.service_plan, device.status)
+        return cls(via, ids, device.service_plan, device.status)
 
 
 @dataclass(frozen=True)
