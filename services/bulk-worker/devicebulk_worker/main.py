@@ -65,6 +65,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         timeout_s=settings.worker_http_timeout_s,
         max_connections=settings.worker_concurrency * 2,
         options={"thingspace": {"username_field": settings.worker_username_custom_field}},
+        engine=engine,
     )
     try:
         await health.start()

@@ -237,3 +237,35 @@ async def test_an_operation_control_center_has_no_call_for_fails_with_a_reason(
     await run(handler, messages)
     (change,) = await changes_of(sessionmaker, messages)
     assert change.status == "Failed" and change.error_code == "Operation.Unsupported"
+
+
+async def test_two_worker_processes_send_one_call_at_a_time_to_the_account(
+    world, cc, sessionmaker, engine, credentials_key
+):
+    """Control Center takes one call at a time per account: two handlers (as two worker
+    processes, each its own adapter) share the account's gate through the database."""
+    await cc.admin(
+        "PUT", f"/accounts/{cc.account}/faults", json={"max_concurrent": 1, "latency_ms": 300}
+    )
+    pools = [
+        AdapterPool(credentials_key=credentials_key, timeout_s=5.0, engine=engine) for _ in range(2)
+    ]
+    handlers = [DeviceChangeHandler(sessionmaker, pool) for pool in pools]
+    try:
+        messages = await add_changes(
+            sessionmaker,
+            world,
+            ChangeType.STATUS_UPDATE,
+            [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in world.devices],
+        )
+        await asyncio.gather(run(handlers[0], messages[:2]), run(handlers[1], messages[2:]))
+    finally:
+        for pool in pools:
+            await pool.aclose()
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [c.status for c in changes] == ["Success"] * 3
+    calls = [c for d in world.devices for c in await cc.calls(d.iccid)]
+    assert not [c for c in calls if c["errorCode"] == "40000029"]
+    stats = (await cc.admin("GET", "/stats")).json()
+    assert stats["max_in_flight"][cc.account] == 1
