@@ -19,6 +19,7 @@ from devicebulk_common.contracts import ChangeType
 from devicebulk_common.models import ServiceProvider
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
+from devicebulk_worker.retry import RetryPolicy
 from devicebulk_worker.watchdog import CallbackWatchdog
 from jasper_sim import SimConfig, create_app
 from jasper_sim.serving import serve
@@ -186,10 +187,17 @@ async def test_a_revoked_key_fails_the_providers_devices_with_no_login_storm(
     assert len(calls) == 1  # the first refusal is remembered: no call after it
 
 
-async def test_throttled_calls_end_successful_without_a_device_edited_twice(
-    handler, world, cc, sessionmaker
+@pytest.mark.parametrize(
+    "faults",
+    [{"calls_per_second": 1}, {"server_error_rate": 0.3}],
+    ids=["40000029-bursts", "server-errors"],
+)
+async def test_throttled_and_failing_calls_end_successful_without_a_device_edited_twice(
+    faults, handler, world, cc, sessionmaker
 ):
-    await cc.admin("PUT", f"/accounts/{cc.account}/faults", json={"calls_per_second": 1})
+    # Attempts enough that a 50 % fault rate (the PUT and the read-back each) ends in success.
+    handler = DeviceChangeHandler(sessionmaker, handler._adapters, RetryPolicy(max_attempts=12))
+    await cc.admin("PUT", f"/accounts/{cc.account}/faults", json=faults)
     messages = await add_changes(
         sessionmaker,
         world,
@@ -197,12 +205,12 @@ async def test_throttled_calls_end_successful_without_a_device_edited_twice(
         [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in world.devices],
     )
     await run(handler, messages)
-    for _ in range(10):  # what the delay queue would deliver again (no relay runs here)
+    for _ in range(30):  # what the delay queue would deliver again (no relay runs here)
         changes = await changes_of(sessionmaker, messages)
         again = [m for m, c in zip(messages, changes, strict=True) if c.status == "Retry"]
         if not again:
             break
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(0.3 if "server_error_rate" in faults else 1.1)
         await run(handler, again)
     # An edit whose read-back was throttled awaits: the watchdog reads it back (no resend).
     watchdog = CallbackWatchdog(
@@ -215,14 +223,17 @@ async def test_throttled_calls_end_successful_without_a_device_edited_twice(
 
     changes = await changes_of(sessionmaker, messages)
     assert [c.status for c in changes] == ["Success"] * 3, [
-        (c.status, c.error_code) for c in changes
+        (c.status, c.error_code, c.error_message) for c in changes
     ]
     edits = (await cc.admin("GET", "/edits")).json()["edits"]
     assert [edits[d.iccid] for d in world.devices] == [1, 1, 1]  # none edited twice
-    throttled = [
-        c for d in world.devices for c in await cc.calls(d.iccid) if c["errorCode"] == "40000029"
+    refused = [
+        c
+        for d in world.devices
+        for c in await cc.calls(d.iccid)
+        if c["errorCode"] in ("40000029", "30000001")
     ]
-    assert throttled, "the cap of 1 call a second was never hit"
+    assert refused, "the fault never struck"
 
 
 async def test_an_operation_control_center_has_no_call_for_fails_with_a_reason(
