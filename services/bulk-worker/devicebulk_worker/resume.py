@@ -20,6 +20,7 @@ import asyncio
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from devicebulk_common.carriers import CarrierAdapter, CarrierDevice, CarrierError
 from devicebulk_common.operation_specs import SPECS, Verdict
@@ -36,6 +37,9 @@ class CarrierView:
 # From this many devices to check on one account, list the account (a page holds up to
 # 2,000 devices) instead of asking once a device.
 LIST_ACCOUNT_FROM = 8
+# How far back a carrier that searches by modification time is asked (a day: far longer than
+# an attempt's lease or the callback timeout, so every outcome the check is about is in it).
+READ_BACK_WINDOW_S = 24 * 3600.0
 
 
 def checkable(op: str) -> bool:
@@ -112,9 +116,14 @@ async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[Carri
     wanted = [j for j in jobs if checkable(j.op)]
     if len(wanted) < LIST_ACCOUNT_FROM:
         return [await check(adapter, j) for j in jobs]
-    lists = _LISTS.setdefault(adapter, AccountList())
     try:
-        seen = await lists.read(adapter)
+        if adapter.capabilities.bulk_read == "device_list":
+            seen = await _LISTS.setdefault(adapter, AccountList()).read(adapter)
+        else:
+            # The carrier reads many devices by what changed since: since the oldest of
+            # these attempts could have reached it (their leases and timeouts are far shorter).
+            since = datetime.now(UTC) - timedelta(seconds=READ_BACK_WINDOW_S)
+            seen = await adapter.read_devices([j.device for j in wanted], since=since)
     except CarrierError as exc:
         exc.outcome_unknown = True
         raise

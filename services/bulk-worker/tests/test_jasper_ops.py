@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from change_helpers import add_changes, changes_of, devices_by_id, run, steps_of
+from sqlalchemy import text
 
 from devicebulk_common.carriers.jasper.factory import encrypt_credentials
 from devicebulk_common.contracts import ChangeType
@@ -280,3 +281,48 @@ async def test_two_worker_processes_send_one_call_at_a_time_to_the_account(
     assert not [c for c in calls if c["errorCode"] == "40000029"]
     stats = (await cc.admin("GET", "/stats")).json()
     assert stats["max_in_flight"][cc.account] == 1
+
+
+async def test_the_watchdog_reads_many_devices_back_with_a_search_not_one_call_each(
+    handler, world, cc, factory, sessionmaker
+):
+    """Control Center reads many devices at once with Search Devices by modification time."""
+    more = await factory.devices(world.tenant, world.provider, 9, carrier_rate_plan="M2M 1GB")
+    devices = world.devices + more
+    await cc.admin(
+        "POST",
+        "/devices",
+        json={
+            "accountId": cc.account,
+            "devices": [{"iccid": d.iccid, "status": "DEACTIVATED"} for d in devices],
+        },
+    )
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in devices],
+    )
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            text(
+                "UPDATE device_change SET status = 'AwaitingCallback', attempts = 1, "
+                "carrier_request_id = 'cc-pending', updated_at = now() - interval '1 hour' "
+                "WHERE id = ANY(:ids)"
+            ),
+            {"ids": [m.device_change_id for m in messages]},
+        )
+    before = len((await cc.admin("GET", "/calls")).json()["calls"])
+    watchdog = CallbackWatchdog(
+        sessionmaker, handler._adapters, handler, timeout_s=600, give_up_s=3_600, max_attempts=3
+    )
+    assert await watchdog.check_once() == len(devices)
+
+    changes = await changes_of(sessionmaker, messages)
+    assert {c.status for c in changes} == {"Success"}
+    records = await devices_by_id(sessionmaker, [d.id for d in devices])
+    assert {r.status for r in records.values()} == {"deactivated"}
+    calls = (await cc.admin("GET", "/calls")).json()["calls"][before:]
+    assert calls and all(c["endpoint"] == "GET /rws/api/v1/devices" for c in calls), [
+        c["endpoint"] for c in calls
+    ]

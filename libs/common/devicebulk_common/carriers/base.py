@@ -218,6 +218,14 @@ class CarrierAdapter(Protocol):
         self, *, device: DeviceRef | None = None, state: str | None = None
     ) -> AsyncIterator[CarrierDevice]: ...
 
+    async def read_devices(
+        self, devices: Sequence[DeviceRef], *, since: datetime
+    ) -> dict[str, CarrierDevice]:
+        """Many devices at once, by ICCID, the carrier's cheapest way (its capabilities'
+        `bulk_read`); ``since``: none of them changed before (a carrier that searches by
+        modification time reads only what changed since, and the rest one by one)."""
+        ...
+
     async def request_status(self, request_id: str) -> str: ...
 
     async def register_callback(

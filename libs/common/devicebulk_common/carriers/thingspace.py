@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -374,6 +375,18 @@ class ThingSpaceAdapter:
             if following is None or following == cursor:
                 raise malformed("device list says hasMoreData but gives no new cursor", exchange)
             cursor = following
+
+    async def read_devices(
+        self, devices: Sequence[DeviceRef], *, since: datetime
+    ) -> dict[str, CarrierDevice]:
+        """The account's device list, paged, keeping the devices asked for."""
+        wanted = {d.iccid for d in devices}
+        seen: dict[str, CarrierDevice] = {}
+        async for device in self.list_devices():
+            iccid = device.iccid
+            if iccid in wanted:
+                seen[iccid] = device
+        return seen
 
     async def request_status(self, request_id: str) -> str:
         path = f"/accounts/{self._account_path}/requests/{quote(request_id, safe='')}/status"

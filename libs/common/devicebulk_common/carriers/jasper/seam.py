@@ -13,6 +13,7 @@ call, and the methods here raise ValueError if reached anyway.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -101,6 +102,17 @@ class JasperCarrier:
         self, *, device: DeviceRef | None = None, state: str | None = None
     ) -> AsyncIterator[CarrierDevice]:
         return self.jasper.list_devices(device=device, state=state)
+
+    async def read_devices(
+        self, devices: Sequence[DeviceRef], *, since: datetime
+    ) -> dict[str, CarrierDevice]:
+        """Search Devices by modification time from ``since`` (pages of many devices); a device
+        the search does not show has not changed since, and is read by its details."""
+        seen = await self.jasper.read_back(devices, since=since)
+        for device in devices:
+            if device.iccid not in seen:
+                seen[device.iccid] = await self.jasper.get_device(device)
+        return seen
 
     async def aclose(self) -> None:
         await self.jasper.aclose()
