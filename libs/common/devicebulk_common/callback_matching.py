@@ -34,11 +34,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callback_effects import username_phase
 from devicebulk_common.models import Device, DeviceChange
+from devicebulk_common.operation_specs.edit_username import phase as username_phase
 
 if TYPE_CHECKING:
-    from devicebulk_common.callbacks import ParsedCallback
+    from devicebulk_common.callback_records import ParsedCallback
 
 OPEN = frozenset(
     {c.DeviceChangeStatus.PROCESSING.value, c.DeviceChangeStatus.AWAITING_CALLBACK.value}

@@ -14,25 +14,22 @@ in ``carrier_callback`` until the worker records the request id, and a duplicate
 device change already terminal.
 
 What a confirmed callback does to our records, per operation, is
-:data:`devicebulk_common.callback_effects.EFFECTS`: it ends the device change, or (``NextPhase``)
+:mod:`devicebulk_common.operation_specs`: it ends the device change, or (``NextPhase``)
 queues it again for its next carrier request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, any_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common import operations as ops
-from devicebulk_common.callback_effects import COST_CENTER_PHASE, USERNAME_FIELD_PHASE
 from devicebulk_common.callback_matching import (
     RECORDED_BY_CALLBACK,
     bigints,
@@ -42,118 +39,13 @@ from devicebulk_common.callback_matching import (
     match_by_device,
     match_by_request,
 )
+from devicebulk_common.callback_records import (
+    ParsedCallback,
+)
+from devicebulk_common.carriers.callback_parsers import parser_for
 from devicebulk_common.carriers.redaction import redact_callback
-from devicebulk_common.models import CarrierCallback
+from devicebulk_common.models import CarrierCallback, ServiceProvider
 from devicebulk_common.reconciliation import Reconciliation
-
-# The longest identifiers ``carrier_callback`` stores (its column widths); longer is malformed.
-MAX_REQUEST_ID = 64
-MAX_ICCID = 40
-
-
-# ThingSpace's success payload key, ``<action>Response``, and the op (and step) it confirms.
-RESPONSE_OPS: dict[str, tuple[str, str | None]] = {
-    "activateResponse": (ops.ACTIVATE, None),
-    "contactInfoResponse": (ops.UPDATE_PLACE_OF_USE, None),
-    "suspendResponse": (ops.SUSPEND, None),
-    "restoreResponse": (ops.RESTORE, None),
-    "deactivateResponse": (ops.DEACTIVATE, None),
-    "changeServicePlanResponse": (ops.CHANGE_PLAN, None),
-    "changeIdentifierResponse": (ops.CHANGE_IDENTIFIER, None),
-    "customFieldsUpdateResponse": (ops.EDIT_USERNAME, USERNAME_FIELD_PHASE),
-    "costCenterResponse": (ops.EDIT_USERNAME, COST_CENTER_PHASE),
-}
-
-
-class MalformedCallback(ValueError):
-    """The body is not a ThingSpace callback."""
-
-
-@dataclass(frozen=True)
-class ParsedCallback:
-    request_id: str
-    ok: bool
-    device_ids: dict[str, str]
-    response_key: str | None = None
-    response_ids: dict[str, str] = field(default_factory=dict)
-    fault_code: str | None = None
-    fault_message: str | None = None
-    username: str = ""
-    password: str = ""
-    callback_count: int = 1
-
-    @property
-    def iccid(self) -> str | None:
-        return self.device_ids.get("iccid")
-
-    @property
-    def operation(self) -> tuple[str, str | None] | None:
-        """The op (and step, for one in two carrier requests) a success confirms, named by its
-        response key; None for a failure or a key we do not know."""
-        return RESPONSE_OPS.get(self.response_key or "") if self.ok else None
-
-    def dedupe_key(self) -> str:
-        """Same request, same device, same outcome: the same callback (callbackCount aside)."""
-        ids = ",".join(f"{k}={v}" for k, v in sorted(self.device_ids.items()))
-        raw = f"{self.request_id}|{ids}|{self.ok}|{self.response_key}|{self.fault_code}"
-        return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _ids(items: Any) -> dict[str, str]:
-    if not isinstance(items, list):
-        return {}
-    out: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("kind"), str) and "id" in item:
-            out[item["kind"].lower()] = str(item["id"])
-    return out
-
-
-def parse_thingspace(payload: Any) -> ParsedCallback:
-    if not isinstance(payload, dict):
-        raise MalformedCallback("callback body must be a JSON object")
-    request_id = payload.get("requestId")
-    if not isinstance(request_id, str) or not request_id:
-        raise MalformedCallback("callback has no requestId")
-    if len(request_id) > MAX_REQUEST_ID:
-        raise MalformedCallback(f"requestId is longer than {MAX_REQUEST_ID} characters")
-    device_ids = _ids(payload.get("deviceIds"))
-    if not device_ids:
-        raise MalformedCallback("callback has no deviceIds")
-    if len(device_ids.get("iccid") or "") > MAX_ICCID:
-        raise MalformedCallback(f"the ICCID is longer than {MAX_ICCID} characters")
-    fault = payload.get("faultResponse")
-    status = str(payload.get("status", "")).lower()
-    ok = status == "success" and not fault
-    response_key: str | None = None
-    response_ids: dict[str, str] = {}
-    response = payload.get("deviceResponse")
-    if isinstance(response, dict) and response:
-        response_key = next(iter(response))
-        inner = response[response_key]
-        if isinstance(inner, dict):
-            response_ids = _ids(inner.get("deviceIds"))
-    fault_code = fault_message = None
-    if isinstance(fault, dict):
-        fault_code = str(fault.get("faultcode") or "") or None
-        fault_message = str(fault.get("faultstring") or "") or None
-    elif not ok:
-        fault_code = "CallbackFailed"
-        fault_message = f"carrier reported status {payload.get('status')!r}"
-    count = payload.get("callbackCount")
-    return ParsedCallback(
-        request_id=request_id,
-        ok=ok,
-        device_ids=device_ids,
-        response_key=response_key,
-        response_ids=response_ids,
-        fault_code=fault_code,
-        fault_message=fault_message,
-        username=str(payload.get("username") or ""),
-        password=str(payload.get("password") or ""),
-        callback_count=count if isinstance(count, int) else 1,
-    )
-
 
 # ---- store first --------------------------------------------------------------------------------
 
@@ -321,8 +213,24 @@ async def _reconcile(
     swept = Swept(0, {})
     if not callbacks:
         return swept
+    # Each stored body is read again by its provider's carrier's parser.
+    integrations = dict(
+        (
+            await session.execute(
+                select(ServiceProvider.id, ServiceProvider.integration).where(
+                    ServiceProvider.id.in_({cb.service_provider_id for cb in callbacks})
+                )
+            )
+        ).all()
+    )
     parsed = [
-        (cb, parse_thingspace(cb.payload | {"username": "", "password": ""})) for cb in callbacks
+        (
+            cb,
+            parser_for(integrations.get(cb.service_provider_id, ""))(
+                cb.payload | {"username": "", "password": ""}
+            ),
+        )
+        for cb in callbacks
     ]
     targets, unrecorded = match_by_request(parsed, await lock_by_request(session, callbacks))
     by_attempt: set[int] = set()

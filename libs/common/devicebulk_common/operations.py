@@ -3,20 +3,23 @@
 Intake validates each device and stores what the worker must do in ``device_change.params``:
 ``{"op": <one of the names below>, ...the parameters listed with it}``. The worker runs the
 operation registered under that name; the callback receiver applies that operation's effect.
-Parameters are plain JSON values, snake_case, and everything the worker needs is in them or in
-the bulk change's stored request (the worker never re-validates). The names are carrier-neutral:
-the provider's ``integration`` decides which ops intake may store (see below), and for a Control
-Center provider everything the worker needs is in ``params``: it never reads the stored request.
+Parameters are plain JSON values, snake_case, and everything the worker needs is in them (the
+worker never reads the portal's request, nor re-validates). Each operation's parameters, batch
+key, carrier call and the one function that records its confirmed result are its operation
+spec: ``devicebulk_common/operation_specs/<op>.py``. The names are carrier-neutral: the
+provider's ``integration`` decides which ops intake may store (see below).
 
 Device ops that reach the carrier (ThingSpace):
 
-- ``activate``: ``service_plan`` (str). Carrier parameters (ZIP, place of use, SKU) come from
-  the request's ``StatusUpdate.ThingSpaceStatusUpdate``. Async (callback).
-- ``update_place_of_use``: an already active device named in an activation: only its primary
-  place of use is sent again, never a second activation.
-- ``suspend``, ``restore``, ``deactivate``: no parameters (deactivation's reason code etc. come
-  from the request). Async.
-- ``add``: add to the carrier's inventory as ``preactive``. Sync (per-device answer).
+- ``activate``: ``service_plan`` (str), ``zip_code``, ``place_of_use`` (snake_case address and
+  name, or None), ``sku_number``. Async (callback).
+- ``update_place_of_use``: ``place_of_use``: an already active device named in an activation:
+  only its primary place of use is sent again, never a second activation.
+- ``suspend``: ``with_billing`` (bool | None); ``restore``: none; ``deactivate``:
+  ``reason_code`` (str | None: the carrier's default), ``etf_waiver``, ``delete_after`` (bool).
+  Async.
+- ``add``: ``sku_number``; add to the carrier's inventory as ``preactive``. Sync (per-device
+  answer).
 - ``delete``: only ``deactive`` devices; at most 100 devices a carrier request. Sync.
 - ``change_plan``: ``service_plan`` (str); ``current_service_plan`` (str | None) is kept for the
   audit only (ThingSpace reads it as a filter, and our copy may be stale). Async.
@@ -63,10 +66,10 @@ DELETE = "delete"
 CHANGE_PLAN = "change_plan"
 CHANGE_IDENTIFIER = "change_identifier"
 EDIT_USERNAME = "edit_username"
+SET_STATUS = "set_status"
 CHANGE_CUSTOMER_PLAN = "change_customer_plan"
 ASSIGN_CUSTOMER = "assign_customer"
 ARCHIVE = "archive"
-SET_STATUS = "set_status"
 
 CARRIER_OPS = frozenset(
     {

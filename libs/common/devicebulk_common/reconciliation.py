@@ -2,7 +2,8 @@
 
 :class:`Reconciliation` gathers what a batch of callbacks does (terminal transitions, the
 callbacks' outcomes, the audit rows) while the per-operation effects of
-:mod:`devicebulk_common.callback_effects` run, and writes each with one statement.
+operation specs (:mod:`devicebulk_common.operation_specs`) record the
+confirmed results, and writes each with one statement.
 :func:`count_tries` counts the sweeper's tries of the callbacks left pending, and gives up on
 those past the bound.
 """
@@ -18,18 +19,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callback_effects import EFFECTS, EffectRefused, NextPhase
 from devicebulk_common.callback_matching import ASK_FIRST, RECORDED_BY_CALLBACK
 from devicebulk_common.lifecycle import Finish, finish_device_changes
 from devicebulk_common.models import Device, DeviceChange
+from devicebulk_common.operation_specs import SPECS, Confirmed, EffectRefused, NextPhase
 from devicebulk_common.outbox.relay import notify_outbox
 
 if TYPE_CHECKING:
-    from devicebulk_common.callbacks import ParsedCallback
+    from devicebulk_common.callback_records import ParsedCallback
 
 
 ACTOR = "callback-receiver"
-ALREADY_ACTIVE = "DeviceAlreadyActive"
 # The device change params key of a next step held back (Queued, not yet published) until the
 # other devices of its carrier request have their callbacks too: then the next step of the whole
 # request goes out together and is gathered into one carrier request (not one request per
@@ -113,7 +113,7 @@ class Reconciliation:
             self.outcomes.append((callback_id, dc.id, f"ignored: device change already {status}"))
             return
         op = (dc.params or {}).get("op", "")
-        if not cb.ok and op == "activate" and (cb.fault_code or "").endswith(ALREADY_ACTIVE):
+        if not cb.ok and op == "activate" and cb.already_done:
             _queue_read_back(dc)  # the worker reads the device back from the carrier
             self.requeued = True
             self._record(
@@ -134,9 +134,10 @@ class Reconciliation:
                 message=f"{cb.fault_code}: {cb.fault_message}",
             )
             return
-        effect = EFFECTS.get(op)
+        spec = SPECS.get(op)
+        confirmed = Confirmed("callback", cb.response_ids)
         try:
-            result = await effect(session, device, dc, cb) if effect else {}
+            result = await spec.apply(session, device, dc, confirmed) if spec else {}
         except EffectRefused as refused:
             self._finish(
                 callback_id,
@@ -148,7 +149,7 @@ class Reconciliation:
             return
         if isinstance(result, NextPhase):
             request_id = dc.carrier_request_id or cb.request_id
-            _queue_next_phase(dc, result, held_for=request_id)
+            queue_next_phase(dc, result, held_for=request_id)
             if request_id:
                 self.held.setdefault(request_id, set()).add(dc.bulk_change_id)
             self.requeued = True
@@ -231,7 +232,7 @@ def _queue_read_back(dc: DeviceChange) -> None:
     dc.published_at = None
 
 
-def _queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None) -> None:
+def queue_next_phase(dc: DeviceChange, step: NextPhase, *, held_for: str | None) -> None:
     """Queue the device change again for its next carrier request (published by the relay).
 
     The confirmed request's id is cleared (one carrier request id at a time: a late repeat of

@@ -15,11 +15,11 @@ from devicebulk_common.callbacks import (
     Received,
     lock_request,
     lock_requests_shared,
-    parse_thingspace,
     reconcile_callbacks,
     reconcile_request,
     store_many,
 )
+from devicebulk_common.carriers.thingspace_callbacks import parse as parse_thingspace
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import (
     BulkChange,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devicebulk_common.carriers import CarrierAdapter, InProcessTokenCache, TokenCache
-from devicebulk_common.carriers.rate_limit import Pacer, RateLimiter
+from devicebulk_common.carriers.rate_limit import RateLimiter
 from devicebulk_common.models import ServiceProvider
-from devicebulk_common.providers import build_adapter
+from devicebulk_common.providers import account_controls, build_adapter
 
 
 class AdapterPool:
@@ -21,7 +25,13 @@ class AdapterPool:
         rate_limiter: RateLimiter | None = None,
         rate_headroom: float = 0.98,
         rate_max_wait_s: float = 20.0,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        engine: AsyncEngine | None = None,
     ) -> None:
+        """``options``: each integration's adapter settings; ``engine``: for the gates a carrier
+        that takes one call at a time shares across processes."""
+        self._options = options or {}
+        self._engine = engine
         self._limiter = rate_limiter
         self._headroom = rate_headroom
         self._max_wait_s = rate_max_wait_s
@@ -42,25 +52,25 @@ class AdapterPool:
             provider.rate_limit_per_minute,
         )
         if key not in self._adapters:
+            options = self._options.get(provider.integration)
+            pacer, gate = account_controls(
+                provider,
+                limiter=self._limiter,
+                engine=self._engine,
+                headroom=self._headroom,
+                max_wait_s=self._max_wait_s,
+                options=options,
+            )
             self._adapters[key] = build_adapter(
                 provider,
                 http=self._http,
                 credentials_key=self._key,
                 token_cache=self._tokens,
-                pacer=self._pacer(provider),
+                pacer=pacer,
+                options=options,
+                gate=gate,
             )
         return self._adapters[key]
-
-    def _pacer(self, provider: ServiceProvider) -> Pacer | None:
-        """The account's budget, shared by every process (when the provider has one)."""
-        if self._limiter is None or not provider.rate_limit_per_minute:
-            return None
-        return Pacer(
-            self._limiter,
-            key=f"{provider.integration}:{provider.base_url}:{provider.account_name}",
-            per_minute=provider.rate_limit_per_minute * self._headroom,
-            max_wait_s=self._max_wait_s,
-        )
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():

@@ -45,6 +45,7 @@ from devicebulk_common.carriers import (
     AsyncRequestAccepted,
     AuthExpiredError,
     CarrierAdapter,
+    CarrierDevice,
     CarrierError,
     SyncActionResult,
 )
@@ -64,16 +65,11 @@ from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
-from devicebulk_worker.operations import LOCAL_OPERATIONS, OPERATIONS, Job
-from devicebulk_worker.operations import deletion as _deletion  # noqa: F401  (registers)
-from devicebulk_worker.operations import identifier as _identifier  # noqa: F401  (registers)
-from devicebulk_worker.operations import local as _local  # noqa: F401  (registers)
-from devicebulk_worker.operations import place_of_use as _place_of_use  # noqa: F401  (registers)
-from devicebulk_worker.operations import plan as _plan  # noqa: F401  (registers)
-from devicebulk_worker.operations import status as _status  # noqa: F401  (registers operations)
-from devicebulk_worker.operations import username as _username  # noqa: F401  (registers)
+from devicebulk_worker.operations import Job, send
+from devicebulk_worker.operations.registry import devices_per_request
 from devicebulk_worker.recording import (
     ACTOR,
+    apply_answered,
     apply_local,
     audit_rows,
     fail_unrecordable,
@@ -96,9 +92,9 @@ log = structlog.get_logger(__name__)
 
 
 def names_a_device(exc: CarrierError) -> bool:
-    """A permanent refusal of a whole request that is about one of its devices."""
-    code = exc.code or ""
-    return not exc.retryable and (".Device" in code or "DeviceNotFound" in code)
+    """A permanent refusal of a whole request that is about one of its devices (the adapter
+    that read the carrier's error code says so)."""
+    return not exc.retryable and exc.about_device
 
 
 def _ids(jobs: Sequence[Job]) -> list[int]:
@@ -153,14 +149,14 @@ class DeviceChangeHandler:
         to_check: dict[tuple[int, int, str], list[Job]] = defaultdict(list)
         for job, provider, resumed, tenant_id in started:
             providers[provider.id] = provider
-            if job.op in LOCAL_OPERATIONS:
+            if job.spec.local:
                 units.append(([job], self._run_local(job)))
                 continue
             adapter = self._adapters.adapter(provider)
             if resumed:
                 to_check[(provider.id, tenant_id, job.op)].append(job)
                 continue
-            key = OPERATIONS[job.op].key(job)
+            key = job.spec.key(job.params)
             if key is None:
                 units.append(([job], self._run_group(adapter, [job])))
             else:
@@ -170,7 +166,9 @@ class DeviceChangeHandler:
             units.append((jobs, self._run_resumed(adapter, jobs)))
         for (provider_id, _tenant, _op, _), jobs in groups.items():
             adapter = self._adapters.adapter(providers[provider_id])
-            units.extend((chunk, self._run_group(adapter, chunk)) for chunk in self._chunks(jobs))
+            units.extend(
+                (chunk, self._run_group(adapter, chunk)) for chunk in self._chunks(adapter, jobs)
+            )
         outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
         failed: dict[int, BaseException] = {}
         for (jobs, _), outcome in zip(units, outcomes, strict=True):
@@ -189,12 +187,11 @@ class DeviceChangeHandler:
     # ---- carrier operations ---------------------------------------------------------------
 
     async def _run_group(self, adapter: CarrierAdapter, jobs: list[Job]) -> None:
-        op = OPERATIONS[jobs[0].op]
-        with bound(bulk_change_id=str(jobs[0].bulk_change_id), op=op.name, devices=len(jobs)):
+        with bound(bulk_change_id=str(jobs[0].bulk_change_id), op=jobs[0].op, devices=len(jobs)):
             try:
                 async with self._calls:
                     self.carrier_requests += 1
-                    outcome = await op.call(adapter, jobs)
+                    outcome = await send(adapter, jobs)
             except BudgetDeferred as exc:
                 wait = exc.wait_s
                 await durably(lambda: self._defer(jobs, wait))
@@ -223,8 +220,8 @@ class DeviceChangeHandler:
                 answered = outcome
                 await durably(lambda: self._synchronous(jobs, answered))
 
-    def _chunks(self, jobs: list[Job]) -> list[list[Job]]:
-        size = min(self._batch_max, OPERATIONS[jobs[0].op].max_devices)
+    def _chunks(self, adapter: CarrierAdapter, jobs: list[Job]) -> list[list[Job]]:
+        size = min(self._batch_max, devices_per_request(adapter, jobs[0].spec))
         return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
     async def _run_resumed(self, adapter: CarrierAdapter, jobs: list[Job]) -> None:
@@ -246,7 +243,7 @@ class DeviceChangeHandler:
                 await durably(lambda: self._retry_later(again, refused))
                 await durably(lambda: self._failed(done, refused))
                 return
-            send: dict[Hashable, list[Job]] = defaultdict(list)
+            to_send: dict[Hashable, list[Job]] = defaultdict(list)
             checked = list(zip(jobs, views, strict=True))
             under_way = [(j, v) for j, v in checked if v.verdict == "pending"]
             resend = [(j, v) for j, v in checked if v.verdict == "not-done"]
@@ -256,10 +253,14 @@ class DeviceChangeHandler:
             await durably(lambda: record_under_way(self._sessionmaker, under_way))
             await durably(lambda: note_sent_again(self._sessionmaker, resend))
             for job, _ in resend:
-                key = OPERATIONS[job.op].key(job)
-                send[key if key is not None else job.device_change_id].append(job)
+                key = job.spec.key(job.params)
+                to_send[key if key is not None else job.device_change_id].append(job)
             await asyncio.gather(
-                *(self._run_group(adapter, c) for js in send.values() for c in self._chunks(js))
+                *(
+                    self._run_group(adapter, c)
+                    for js in to_send.values()
+                    for c in self._chunks(adapter, js)
+                )
             )
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
@@ -302,14 +303,13 @@ class DeviceChangeHandler:
     async def _synchronous(self, jobs: list[Job], outcome: SyncActionResult) -> None:
         by_iccid = {r.device.iccid: r for r in outcome.results if r.device.iccid}
         single = outcome.results[0] if len(outcome.results) == 1 and len(jobs) == 1 else None
-        succeeded: list[Job] = []
+        succeeded: list[tuple[Job, CarrierDevice | None]] = []
         finishes: list[Finish] = []
         rows: list[dict[str, Any]] = []
         for job in jobs:
             result = by_iccid.get(job.device.iccid, single)
             if result is not None and result.ok:
-                succeeded.append(job)
-                finishes.append(Finish(job.device_change_id, c.DeviceChangeStatus.SUCCESS))
+                succeeded.append((job, result.seen))
             else:
                 message = result.message if result else "carrier answer did not name this device"
                 finishes.append(
@@ -328,10 +328,8 @@ class DeviceChangeHandler:
                 message=(result.message if result else None) or "no answer for this device",
                 exchange=outcome.exchange if job is jobs[0] else None,
             )
-        effect = OPERATIONS[jobs[0].op].sync_effect
         async with unit_of_work(self._sessionmaker) as session:
-            if effect is not None and succeeded:
-                await effect(session, succeeded)
+            finishes += await apply_answered(session, succeeded)
             await finish_device_changes(session, finishes)
             await write_audit(session, rows)
 

@@ -23,7 +23,6 @@ from devicebulk_common.messaging.consumer import Consumer
 from devicebulk_common.messaging.topology import declare_topology
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
-from devicebulk_worker.operations import username as username_op
 from devicebulk_worker.retry import RetryPolicy
 from devicebulk_worker.settings import WorkerSettings
 from devicebulk_worker.watchdog import CallbackWatchdog
@@ -55,7 +54,6 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         port=settings.worker_health_port,
         checks=[database_check(engine), broker],
     )
-    username_op.configure(settings.worker_username_custom_field)
     key = settings.credentials_key.get_secret_value()
     adapters = AdapterPool(
         credentials_key=key,
@@ -66,6 +64,8 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         rate_max_wait_s=settings.worker_rate_max_wait_s,
         timeout_s=settings.worker_http_timeout_s,
         max_connections=settings.worker_concurrency * 2,
+        options={"thingspace": {"username_field": settings.worker_username_custom_field}},
+        engine=engine,
     )
     try:
         await health.start()

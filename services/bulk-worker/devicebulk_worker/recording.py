@@ -11,26 +11,20 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
-from devicebulk_common.carriers import CarrierExchange
+from devicebulk_common.carriers import CarrierDevice, CarrierExchange
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.lifecycle import Finish, audit, finish_device_change, finish_device_changes
-from devicebulk_common.models import Device, DeviceChange, DeviceChangeLog
+from devicebulk_common.models import DeviceChange, DeviceChangeLog
+from devicebulk_common.operation_specs import Confirmed
 from devicebulk_worker import resume
+from devicebulk_worker.confirming import record_many
 from devicebulk_worker.durable import NEVER, RETRYABLE
-from devicebulk_worker.operations import LOCAL_OPERATIONS, Job, LocalRefusal
+from devicebulk_worker.operations import Job
 from devicebulk_worker.retry import settled_params
 
 log = structlog.get_logger(__name__)
 
 ACTOR = "bulk-worker"
-
-# What the carrier's state, found after an interrupted attempt, means for the device record.
-RESUME_EFFECTS: dict[str, c.DeviceStatus] = {
-    "suspend": c.DeviceStatus.SUSPENDED,
-    "restore": c.DeviceStatus.ACTIVE,
-    "deactivate": c.DeviceStatus.DEACTIVATED,
-    "add": c.DeviceStatus.PREACTIVE,
-}
 
 
 def audit_rows(
@@ -134,39 +128,24 @@ async def record_carrier_state(
     async with unit_of_work(sessionmaker) as session:
         await lock_device_change(session, job.device_change_id)
         if view.verdict == "done":
-            result: dict[str, Any] = {}
-            if view.device is not None and job.op == "activate":
-                result = {
-                    "msisdn": view.device.msisdn or view.device.mdn,
-                    "mdn": view.device.mdn,
-                    "service_plan": view.device.service_plan,
-                }
             # One row per settlement: if another path (a callback) settled it meanwhile, its
             # row tells the story, and this check neither writes the device nor a second row.
-            if not await finish_device_change(
-                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-            ):
+            recorded = await record_many(
+                session, [job.device_change_id], Confirmed.read_back(view.device)
+            )
+            if not recorded:
                 return
-            if view.device is not None and job.op == "activate":
-                await session.execute(
-                    update(Device)
-                    .where(Device.iccid == job.device.iccid)
-                    .where(Device.service_provider_id == job.service_provider_id)
-                    .values(
-                        status=c.DeviceStatus.ACTIVE.value,
-                        msisdn=view.device.msisdn or view.device.mdn,
-                        mdn=view.device.mdn,
-                        carrier_rate_plan=view.device.service_plan or Device.carrier_rate_plan,
-                    )
+            ((_, done),) = recorded
+            if done.finish is not None:
+                await finish_device_change(
+                    session,
+                    job.device_change_id,
+                    done.finish.status,
+                    error_code=done.finish.error_code,
+                    error_message=done.finish.error_message,
+                    result=done.finish.result,
                 )
-            elif job.op in RESUME_EFFECTS:
-                await session.execute(
-                    update(Device)
-                    .where(Device.iccid == job.device.iccid)
-                    .where(Device.service_provider_id == job.service_provider_id)
-                    .values(status=RESUME_EFFECTS[job.op].value)
-                )
-            status = c.DeviceChangeStatus.SUCCESS
+            status = done.status
         else:
             # From Processing only: never over a Success a callback committed meanwhile.
             moved = await session.execute(
@@ -190,8 +169,8 @@ async def record_carrier_state(
             step="resume-check",
             status=status.value,
             message=(
-                f"settled by the resume check (the carrier's device list): {view.note}"
-                if status is c.DeviceChangeStatus.SUCCESS
+                f"settled by the resume check (the carrier's view of the device): {view.note}"
+                if status is not c.DeviceChangeStatus.AWAITING_CALLBACK
                 else f"the resume check found it under way at the carrier: {view.note}; "
                 "awaiting its callback"
             )
@@ -290,34 +269,43 @@ async def _lock_in_order(session: AsyncSession, device_change_ids: list[int]) ->
     )
 
 
+async def apply_answered(
+    session: AsyncSession, answered: Sequence[tuple[Job, CarrierDevice | None]]
+) -> list[Finish]:
+    """The devices a synchronous answer says succeeded (with the device as the carrier showed
+    it when it confirmed, if it did): each recorded through its spec."""
+    if not answered:
+        return []
+    confirmed = {
+        job.device_change_id: Confirmed.read_back(seen, via="answer") for job, seen in answered
+    }
+    recorded = await record_many(session, list(confirmed), confirmed)
+    return [r.finish for _, r in recorded if r.finish is not None]
+
+
 async def apply_local(sessionmaker: async_sessionmaker[AsyncSession], job: Job) -> None:
     """Run a database-only operation in one transaction; a refusal fails the change."""
-    run = LOCAL_OPERATIONS[job.op]
     async with unit_of_work(sessionmaker) as session:
-        await lock_device_change(session, job.device_change_id)
-        try:
-            async with session.begin_nested():
-                result = await run(session, job)
-        except LocalRefusal as refusal:
-            await finish_device_change(
-                session,
-                job.device_change_id,
-                c.DeviceChangeStatus.FAILED,
-                error_code=refusal.code,
-                error_message=refusal.message,
-            )
-            status, note = c.DeviceChangeStatus.FAILED, f"{refusal.code}: {refusal.message}"
-        else:
-            await finish_device_change(
-                session, job.device_change_id, c.DeviceChangeStatus.SUCCESS, result=result
-            )
-            status, note = c.DeviceChangeStatus.SUCCESS, f"{job.op} applied: {result}"
+        recorded = await record_many(session, [job.device_change_id], Confirmed("database"))
+        if not recorded:
+            return
+        ((_, done),) = recorded
+        assert done.finish is not None
+        await finish_device_change(
+            session,
+            job.device_change_id,
+            done.finish.status,
+            error_code=done.finish.error_code,
+            error_message=done.finish.error_message,
+            result=done.finish.result,
+        )
+        ok = done.status is c.DeviceChangeStatus.SUCCESS
         audit(
             session,
             bulk_change_id=job.bulk_change_id,
             device_change_id=job.device_change_id,
             actor=ACTOR,
             step=f"database:{job.op}",
-            status=status.value,
-            message=note,
+            status=done.status.value,
+            message=f"{job.op} applied: {done.finish.result}" if ok else done.message,
         )

@@ -2,10 +2,11 @@
 may already have reached the carrier. Before repeating it, ask the carrier for the device's
 state: if the operation already took effect, or is in flight, do not send it again.
 
-Most operations show in the device's state (``DONE``, ``PENDING``). A plan change shows in
-the device's service plan and a deletion in the device being gone (``SHOWN_DONE``). The rest
-are repeated: a custom field, cost center or place of use sent twice is the same change, and an
-identifier change is sent for the device as the carrier knows it now (its ICCID and IMEI).
+How the carrier's view of a device shows an operation done or under way is the operation
+spec's ``shown`` (a status change shows in the device's status, a plan change in its service
+plan, a deletion in the device being gone). Operations it cannot show are repeated: a custom
+field, cost center or place of use sent twice is the same change, and an identifier change is
+sent for the device as the carrier knows it now (its ICCID and IMEI).
 
 A device list that fails (429, 5xx, 401) settles nothing: the error is raised, marked
 ``outcome_unknown``, so the attempt is retried and asks again; it is never taken as
@@ -17,45 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from devicebulk_common import operations as ops
 from devicebulk_common.carriers import CarrierAdapter, CarrierDevice, CarrierError
+from devicebulk_common.operation_specs import SPECS, Verdict
 from devicebulk_worker.operations import Job
-
-# Carrier states that show each operation took effect ("done") or is under way ("pending").
-DONE: dict[str, frozenset[str]] = {
-    "activate": frozenset({"active"}),
-    "suspend": frozenset({"suspend", "suspended"}),
-    "restore": frozenset({"active"}),
-    "deactivate": frozenset({"deactive", "deactivated"}),
-    "add": frozenset({"preactive"}),
-}
-PENDING: dict[str, frozenset[str]] = {"activate": frozenset({"pending activation"})}
-
-
-def _plan_is_the_target(job: Job, device: CarrierDevice | None) -> str | None:
-    plan = job.params.get("service_plan")
-    if device is not None and plan and device.service_plan == plan:
-        return f"carrier already shows the device on plan {plan}"
-    return None
-
-
-def _gone(job: Job, device: CarrierDevice | None) -> str | None:
-    return "carrier no longer lists the device" if device is None else None
-
-
-# Other signs that an operation took effect: a note saying so, or None.
-SHOWN_DONE: dict[str, Callable[[Job, CarrierDevice | None], str | None]] = {
-    ops.CHANGE_PLAN: _plan_is_the_target,
-    ops.DELETE: _gone,
-}
 
 
 @dataclass(frozen=True)
 class CarrierView:
-    verdict: str  # "done", "pending" or "not-done"
+    verdict: Verdict
     device: CarrierDevice | None
     note: str
 
@@ -63,10 +37,14 @@ class CarrierView:
 # From this many devices to check on one account, list the account (a page holds up to
 # 2,000 devices) instead of asking once a device.
 LIST_ACCOUNT_FROM = 8
+# How far back a carrier that searches by modification time is asked (a day: far longer than
+# an attempt's lease or the callback timeout, so every outcome the check is about is in it).
+READ_BACK_WINDOW_S = 24 * 3600.0
 
 
 def checkable(op: str) -> bool:
-    return op in DONE or op in SHOWN_DONE
+    spec = SPECS.get(op)
+    return spec is not None and spec.shown is not None
 
 
 async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
@@ -138,9 +116,14 @@ async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[Carri
     wanted = [j for j in jobs if checkable(j.op)]
     if len(wanted) < LIST_ACCOUNT_FROM:
         return [await check(adapter, j) for j in jobs]
-    lists = _LISTS.setdefault(adapter, AccountList())
     try:
-        seen = await lists.read(adapter)
+        if adapter.capabilities.bulk_read == "device_list":
+            seen = await _LISTS.setdefault(adapter, AccountList()).read(adapter)
+        else:
+            # The carrier reads many devices by what changed since: since the oldest of
+            # these attempts could have reached it (their leases and timeouts are far shorter).
+            since = datetime.now(UTC) - timedelta(seconds=READ_BACK_WINDOW_S)
+            seen = await adapter.read_devices([j.device for j in wanted], since=since)
     except CarrierError as exc:
         exc.outcome_unknown = True
         raise
@@ -154,17 +137,7 @@ async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[Carri
 
 def verdict(job: Job, device: CarrierDevice | None) -> CarrierView:
     """What the carrier's view of the device (None: not listed) says about the job."""
-    if job.op in SHOWN_DONE:
-        note = SHOWN_DONE[job.op](job, device)
-        if note is not None:
-            return CarrierView("done", device, note)
-        state = f"shows the device {device.state}" if device else "does not list the device"
-        return CarrierView("not-done", device, f"carrier {state}")
-    if device is None:
-        return CarrierView("not-done", None, "carrier does not list the device")
-    state = device.state.lower()
-    if state in DONE[job.op]:
-        return CarrierView("done", device, f"carrier already shows the device {state}")
-    if state in PENDING.get(job.op, frozenset()):
-        return CarrierView("pending", device, f"carrier shows the device {state}")
-    return CarrierView("not-done", device, f"carrier shows the device {state}")
+    shown = SPECS[job.op].shown
+    assert shown is not None
+    found, note = shown(job.params, device)
+    return CarrierView(found, device, note)

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callbacks import lock_request, parse_thingspace, reconcile_request, store
+from devicebulk_common.callbacks import lock_request, reconcile_request, store
+from devicebulk_common.carriers.thingspace_callbacks import parse as parse_thingspace
 from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import BulkChange, Device, DeviceChange, DeviceChangeLog
 

@@ -4,6 +4,7 @@ requeues unacked deliveries when a connection closes) leaves the live attempt al
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,9 +15,9 @@ from worker_helpers import add_bulk_change, outbox_for
 from devicebulk_common import contracts as c
 from devicebulk_common.lifecycle import count_terminal
 from devicebulk_common.models import BulkChange, DeviceChange, DeviceChangeLog
+from devicebulk_common.operation_specs import SPECS
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
-from devicebulk_worker.operations import LOCAL_OPERATIONS
 
 ACTIVATE = "POST /api/m2m/v1/devices/actions/activate"
 
@@ -130,10 +131,10 @@ async def test_the_countdown_never_goes_below_zero_nor_completes_with_devices_op
 async def test_an_outcome_that_cannot_be_recorded_ends_failed_and_named(
     handler, sessionmaker, world, monkeypatch
 ):
-    async def cannot_apply(session, job):
+    async def cannot_apply(session, device, dc, confirmed):
         raise KeyError("rev_customer_id")  # an effect with a bug in it
 
-    monkeypatch.setitem(LOCAL_OPERATIONS, "archive", cannot_apply)
+    monkeypatch.setitem(SPECS, "archive", dataclasses.replace(SPECS["archive"], apply=cannot_apply))
     (message, *_) = await add_bulk_change(sessionmaker, world, "archive", devices=world.devices[:1])
     await handler(message)  # returns: acked, not redelivered to the limit
     async with sessionmaker() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from change_helpers import add_changes, changes_of, run, settle, steps_of
 
 from devicebulk_common.contracts import ChangeType
@@ -27,8 +28,22 @@ def _activation(place: dict | None) -> dict:
     return {"StatusUpdate": {"TargetStatus": "Active", "ThingSpaceStatusUpdate": ts}}
 
 
+STORED = {
+    "address_line1": "9868 Scranton Rd",
+    "city": "San Diego",
+    "state": "CA",
+    "zip": "92121",
+    "country": "USA",
+    "first_name": "Ada",
+    "last_name": "Field",
+}
+
+
+# "params": as intake stores it now (the worker reads no request); "legacy": a device change
+# stored before the parameters moved into params (the worker reads the request once more).
+@pytest.mark.parametrize("stored", ["params", "legacy"])
 async def test_already_active_devices_get_their_place_of_use_in_one_request(
-    handler, world, carrier, listening, sessionmaker
+    stored, handler, world, carrier, listening, sessionmaker
 ):
     await carrier.seed(
         [{"iccid": d.iccid, "state": "active", "servicePlan": "M2M_4G"} for d in world.devices]
@@ -38,8 +53,13 @@ async def test_already_active_devices_get_their_place_of_use_in_one_request(
         sessionmaker,
         world,
         ChangeType.STATUS_UPDATE,
-        [(d, {"op": "update_place_of_use"}) for d in world.devices],
-        request=_activation(PLACE),
+        [
+            (d, {"op": "update_place_of_use", "place_of_use": STORED})
+            if stored == "params"
+            else (d, {"op": "update_place_of_use"})
+            for d in world.devices
+        ],
+        request=_activation(PLACE) if stored == "legacy" else {"ChangeType": 3},
     )
 
     await run(handler, messages)

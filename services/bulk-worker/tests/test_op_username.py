@@ -6,7 +6,8 @@ from __future__ import annotations
 from change_helpers import add_changes, changes_of, devices_by_id, run, settle, steps_of
 
 from devicebulk_common.contracts import ChangeType
-from devicebulk_worker.operations import username as username_op
+from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.handler import DeviceChangeHandler
 
 FIELDS = "PUT /api/m2m/v1/devices/actions/customFields"
 COST = "PUT /api/m2m/v1/devices/costCenter"
@@ -73,18 +74,22 @@ async def test_username_then_cost_center_each_confirmed_before_success(
 
 
 async def test_the_username_goes_into_the_configured_custom_field(
-    handler, world, carrier, listening, sessionmaker
+    world, carrier, listening, sessionmaker, credentials_key
 ):
     device = world.devices[0]
-    username_op.configure("CustomField3")
+    adapters = AdapterPool(
+        credentials_key=credentials_key,
+        timeout_s=5.0,
+        options={"thingspace": {"username_field": "CustomField3"}},
+    )
     try:
         messages = await add_changes(
             sessionmaker, world, ChangeType.EDIT_USERNAME, [(device, _edit("alice", None))]
         )
-        await run(handler, messages)
+        await run(DeviceChangeHandler(sessionmaker, adapters), messages)
         (change,) = await settle(sessionmaker, messages)
     finally:
-        username_op.configure(username_op.DEFAULT_FIELD)
+        await adapters.aclose()
 
     assert change.status == "Success" and change.result == {"username": "alice"}
     at_carrier = await _carrier_view(carrier, device.iccid)

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_callbacks.group_commit import GroupCommit, StoreFn
 from devicebulk_callbacks.reconciler import Reconciler
+from devicebulk_common.callback_records import ParsedCallback
 from devicebulk_common.callbacks import (
-    ParsedCallback,
     Received,
     Stored,
     store_many,

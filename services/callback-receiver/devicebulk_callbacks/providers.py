@@ -49,6 +49,8 @@ class CallbackCredentials:
     current: Secrets
     previous: Secrets | None = None
     previous_valid_until: datetime | None = None
+    # The provider's integration: it picks the parser of the callback's body.
+    integration: str = ""
 
     def _previous_live(self, now: datetime | None) -> bool:
         until = self.previous_valid_until
@@ -112,6 +114,7 @@ class CredentialStore:
                 await session.execute(
                     select(
                         sp.id,
+                        sp.integration,
                         sp.callback_username,
                         sp.callback_password_encrypted,
                         sp.callback_path_secret_sha256,
@@ -150,5 +153,6 @@ class CredentialStore:
                 ),
                 previous=previous,
                 previous_valid_until=row.callback_previous_valid_until if previous else None,
+                integration=row.integration,
             )
         return snapshot

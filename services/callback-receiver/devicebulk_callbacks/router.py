@@ -12,7 +12,8 @@ from starlette.requests import ClientDisconnect
 
 from devicebulk_callbacks.group_commit import StoreFailed, Unstorable
 from devicebulk_callbacks.providers import AuthFailure
-from devicebulk_common.callbacks import MalformedCallback, parse_thingspace
+from devicebulk_common.callback_records import MalformedCallback
+from devicebulk_common.carriers.callback_parsers import parser_for
 from devicebulk_common.logging import bound
 
 log = structlog.get_logger(__name__)
@@ -215,7 +216,7 @@ async def thingspace_callback(
         return _problem(400, "Incomplete", "The body did not arrive.")
     try:
         payload: Any = loads(raw)
-        parsed = parse_thingspace(payload)
+        parsed = parser_for(creds.integration)(payload)
     except (Unreadable, MalformedCallback) as exc:  # sentences of ours, safe to answer
         CALLBACKS.labels("malformed").inc()
         log.warning("malformed callback", provider=provider, error=str(exc))

@@ -15,6 +15,7 @@ from devicebulk_common.models import (
     DeviceChange,
     DeviceChangeLog,
     OutboxMessage,
+    ServiceProvider,
 )
 
 
@@ -192,3 +193,24 @@ async def test_callback_for_an_unknown_request_is_stored_and_left_pending(
             await s.scalars(select(CarrierCallback).where(CarrierCallback.request_id == rid))
         ).one()
     assert stored.processed_at is None
+
+
+async def test_the_providers_integration_picks_the_callback_parser(
+    receiver, scenario, sessionmaker
+):
+    """A Control Center provider receives no callbacks: a ThingSpace body sent to its listener
+    is refused as malformed and stores nothing."""
+    async with sessionmaker() as s, s.begin():
+        provider = await s.get(ServiceProvider, scenario.provider.id)
+        provider.integration = "jasper"
+    dc = scenario.changes[0]
+    answer = await receiver.post(scenario.url, json=activation_callback(dc.iccid, "req-cc"))
+    assert answer.status_code == 400
+    assert "jasper provider receives no callbacks" in answer.json()["detail"]
+    async with sessionmaker() as s:
+        stored = await s.scalar(
+            select(func.count())
+            .select_from(CarrierCallback)
+            .where(CarrierCallback.service_provider_id == scenario.provider.id)
+        )
+    assert stored == 0

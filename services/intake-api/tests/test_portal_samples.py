@@ -110,7 +110,9 @@ async def test_the_proposed_activation_with_a_place_of_use_is_accepted(
     )
     assert answer.status_code == 202, answer.text
     rows = await stored(sessionmaker, answer.json()["BulkChangeId"])
-    assert rows[SAMPLE_ICCID].params == {"op": "activate", "service_plan": "M2M_4G"}
+    params = rows[SAMPLE_ICCID].params
+    assert params["op"] == "activate" and params["service_plan"] == "M2M_4G"
+    assert params["zip_code"] and params["place_of_use"]["zip"]
 
 
 async def test_the_proposed_iccid_change_without_devices_is_accepted(

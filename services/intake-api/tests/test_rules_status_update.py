@@ -8,6 +8,30 @@ from intake_helpers import carrier_plan, ensure_carrier_plan, set_device, submit
 
 from devicebulk_common.contracts import DeviceStatus
 
+STORED_PLACE = {
+    "address_line1": "9868 Scranton Rd",
+    "address_line2": None,
+    "city": "San Diego",
+    "state": "CA",
+    "zip": "92121",
+    "zip4": None,
+    "country": "USA",
+    "first_name": "Ada",
+    "last_name": "Field",
+}
+
+
+def activation(plan: str, zip_code: str, place: dict | None = None) -> dict:
+    """What intake stores for an activation: the plan and every carrier parameter."""
+    return {
+        "op": "activate",
+        "service_plan": plan,
+        "zip_code": zip_code,
+        "place_of_use": place,
+        "sku_number": None,
+    }
+
+
 PLACE_OF_USE = {
     "Address": {
         "AddressLine1": "9868 Scranton Rd",
@@ -92,7 +116,7 @@ async def test_activation_needs_a_zip_code_from_the_request_or_the_place_of_use(
     assert without_zip[devices[0].iccid].validation_error == (
         "activation needs a ZIP code (ThingSpaceStatusUpdate.ZipCode)"
     )
-    assert from_place[devices[1].iccid].params == {"op": "activate", "service_plan": "P"}
+    assert from_place[devices[1].iccid].params == activation("P", "92121", STORED_PLACE)
 
 
 async def test_activation_takes_the_devices_own_plan_and_fails_without_one(
@@ -107,7 +131,7 @@ async def test_activation_takes_the_devices_own_plan_and_fails_without_one(
         tenant,
         status_update([planned, unplanned], provider, "Active", ZipCode="92127"),
     )
-    assert rows[planned.iccid].params == {"op": "activate", "service_plan": "M2M_LTE"}
+    assert rows[planned.iccid].params == activation("M2M_LTE", "92127")
     assert "needs a service plan" in rows[unplanned.iccid].validation_error
 
 
@@ -131,8 +155,8 @@ async def test_an_active_device_in_an_activation_with_a_place_of_use_only_update
         ),
     )
     assert rows[active.iccid].status == "Queued"
-    assert rows[active.iccid].params == {"op": "update_place_of_use"}
-    assert rows[preactive.iccid].params == {"op": "activate", "service_plan": "M2M_4G"}
+    assert rows[active.iccid].params == {"op": "update_place_of_use", "place_of_use": STORED_PLACE}
+    assert rows[preactive.iccid].params == activation("M2M_4G", "92127", STORED_PLACE)
 
 
 async def test_an_active_device_in_an_activation_without_a_place_of_use_is_already_active(
@@ -287,7 +311,28 @@ async def test_an_activation_on_the_devices_own_plan_checks_that_plan_too(
         tenant,
         status_update([current, stale], provider, "Active", ZipCode="92127"),
     )
-    assert rows[current.iccid].params == {"op": "activate", "service_plan": "M2M_4G"}
+    assert rows[current.iccid].params == activation("M2M_4G", "92127")
     assert rows[stale.iccid].validation_error == (
         f"carrier rate plan {retired!r} is not active (the device's own plan)"
     )
+
+
+async def test_deactivation_stores_its_carrier_parameters_with_the_device(
+    api, sessionmaker, factory, account
+):
+    """The worker reads a device change's carrier parameters from its params, never from the
+    portal's request."""
+    tenant, provider = account
+    (device,) = await factory.devices(tenant, provider, 1, status=DeviceStatus.ACTIVE)
+    rows = await submit_and_read(
+        api,
+        sessionmaker,
+        tenant,
+        status_update([device], provider, "Deactive", ReasonCode="XY", EtfWaiver=True),
+    )
+    assert rows[device.iccid].params == {
+        "op": "deactivate",
+        "reason_code": "XY",
+        "etf_waiver": True,
+        "delete_after": False,
+    }

@@ -18,13 +18,13 @@ from .errors import (
     PermanentCarrierError,
     ThrottledError,
     TransientCarrierError,
-    classify,
     error_from_exception,
-    error_from_response,
+    error_from_status,
     parse_retry_after,
 )
 from .redaction import redact_body
 from .thingspace import ThingSpaceAdapter
+from .thingspace_errors import classify, error_from_response
 from .tokens import CachedToken, InProcessTokenCache, TokenCache
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "classify",
     "error_from_exception",
     "error_from_response",
+    "error_from_status",
     "parse_retry_after",
     "redact_body",
 ]

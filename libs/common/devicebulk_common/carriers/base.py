@@ -1,6 +1,7 @@
 """Carrier-neutral records and the interface every carrier adapter implements.
 
-ThingSpace is the first carrier; Cisco Jasper may follow. Services depend on
+Each carrier implements it in its own package or modules (its wire format, its error codes,
+its defaults stay there). Services depend on
 `CarrierAdapter` and these dataclasses only, never on a carrier's wire format.
 """
 
@@ -9,7 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .capabilities import CarrierCapabilities
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class SyncDeviceResult:
     device: DeviceRef
     ok: bool
     message: str
+    # The device as the carrier showed it when it confirmed the result (read back), if it did.
+    seen: CarrierDevice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,8 @@ class CarrierDevice:
 
     ids: dict[str, str]
     state: str
+    # The state as our inventory names it (a DeviceStatus value; None: no such status of ours).
+    status: str | None = None
     service_plan: str | None = None
     mdn: str | None = None
     msisdn: str | None = None
@@ -114,7 +122,9 @@ class CallbackRegistration:
 class CarrierAdapter(Protocol):
     """What the services need from a carrier, for the one account the adapter is bound to.
 
-    Every call acts on `account_name`, the billing account the adapter was built for.
+    `capabilities` says, per operation, whether its result is synchronous or arrives later,
+    how many devices a request takes and how a result is confirmed, and how the account's calls
+    are limited. Every call acts on `account_name`, the billing account the adapter was built for.
     Asynchronous actions return `AsyncRequestAccepted`; their per-device outcome arrives
     later as callbacks. Failures raise `devicebulk_common.carriers.errors.CarrierError`
     subclasses; invalid arguments raise ValueError before anything is sent.
@@ -122,6 +132,9 @@ class CarrierAdapter(Protocol):
 
     @property
     def account_name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> CarrierCapabilities: ...
 
     async def activate(
         self,
@@ -138,13 +151,19 @@ class CarrierAdapter(Protocol):
 
     async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
 
+    async def change_status(
+        self, devices: Sequence[DeviceRef], status: str
+    ) -> AsyncRequestAccepted | SyncActionResult:
+        """To one of the carrier's own statuses (a carrier whose statuses are data)."""
+        ...
+
     async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
 
     async def deactivate(
         self,
         devices: Sequence[DeviceRef],
         *,
-        reason_code: str = "FF",
+        reason_code: str | None = None,
         etf_waiver: bool = False,
         delete_after: bool = False,
     ) -> AsyncRequestAccepted: ...
@@ -155,14 +174,14 @@ class CarrierAdapter(Protocol):
         *,
         service_plan: str,
         current_service_plan: str | None = None,
-    ) -> AsyncRequestAccepted: ...
+    ) -> AsyncRequestAccepted | SyncActionResult: ...
 
     async def change_identifier(
         self,
         device_from: DeviceRef,
         device_to: DeviceRef,
         *,
-        option: str,
+        identifier: str,
         service_plan: str | None = None,
         zip_code: str | None = None,
     ) -> AsyncRequestAccepted: ...
@@ -175,15 +194,21 @@ class CarrierAdapter(Protocol):
         self, devices: Sequence[DeviceRef], place_of_use: PlaceOfUse
     ) -> AsyncRequestAccepted: ...
 
+    async def set_username(
+        self, devices: Sequence[DeviceRef], username: str
+    ) -> AsyncRequestAccepted | SyncActionResult:
+        """Where the username goes is the adapter's (a configured custom field)."""
+        ...
+
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
-    ) -> AsyncRequestAccepted: ...
+    ) -> AsyncRequestAccepted | SyncActionResult: ...
 
     async def add(
         self,
         devices: Sequence[DeviceRef],
         *,
-        state: str = "preactive",
+        state: str | None = None,
         sku_number: str | None = None,
     ) -> SyncActionResult: ...
 
@@ -193,10 +218,18 @@ class CarrierAdapter(Protocol):
         self, *, device: DeviceRef | None = None, state: str | None = None
     ) -> AsyncIterator[CarrierDevice]: ...
 
+    async def read_devices(
+        self, devices: Sequence[DeviceRef], *, since: datetime
+    ) -> dict[str, CarrierDevice]:
+        """Many devices at once, by ICCID, the carrier's cheapest way (its capabilities'
+        `bulk_read`); ``since``: none of them changed before (a carrier that searches by
+        modification time reads only what changed since, and the rest one by one)."""
+        ...
+
     async def request_status(self, request_id: str) -> str: ...
 
     async def register_callback(
-        self, url: str, username: str, password: str, name: str = "CarrierService"
+        self, url: str, username: str, password: str, name: str | None = None
     ) -> CarrierExchange: ...
 
     async def list_callbacks(self) -> list[CallbackRegistration]: ...

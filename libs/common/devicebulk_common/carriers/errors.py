@@ -3,7 +3,7 @@
     CarrierError
     ├── TransientCarrierError        5xx, timeouts, connection errors, UnexpectedError
     │   └── ThrottledError           429, with the Retry-After delay when given
-    ├── PermanentCarrierError        INPUT_INVALID.*, REQUEST_FAILED.*, other 4xx
+    ├── PermanentCarrierError        the carrier's refusals, other 4xx
     │   └── CredentialsRefusedError  token fetch or session login refused: never retried
     └── AuthExpiredError             session or access token expired
 
@@ -14,6 +14,12 @@ do not use up a device's attempts). `outcome_unknown` is True when the request m
 reached the carrier and been carried out although no answer says so: our timeout after
 sending, a connection lost after sending, a gateway 502/503/504 (whatever error code it
 carries). Such an attempt is checked against the carrier before anything is sent again.
+`about_device` is True for a refusal of a whole request that is about one of its devices (the
+worker then splits the request to find it).
+
+This module knows no carrier: the HTTP status decides here (:func:`error_from_status`); each
+adapter classifies its own error codes on top of it (ThingSpace: `thingspace_errors.py`,
+Control Center: `jasper/wire.py`).
 """
 
 from __future__ import annotations
@@ -29,11 +35,6 @@ from .base import CarrierExchange
 
 TokenKind = Literal["access", "session"]
 
-SESSION_EXPIRED_SUFFIX = "SessionToken.Expired"
-SESSION_TOKEN_MARK = "SessionToken."
-ACCESS_TOKEN_INVALID_FAULT = "900901"
-ACCESS_TOKEN_MISSING_FAULT = "900902"
-ACCESS_TOKEN_FAULTS = frozenset({ACCESS_TOKEN_INVALID_FAULT, ACCESS_TOKEN_MISSING_FAULT})
 # Gateway answers: the gateway may have passed the request on before giving up on it.
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 
@@ -56,6 +57,7 @@ class CarrierError(Exception):
         self.http_status = http_status
         self.exchange = exchange
         self.outcome_unknown = False
+        self.about_device = False
 
     def __str__(self) -> str:
         status = f" (HTTP {self.http_status})" if self.http_status is not None else ""
@@ -91,8 +93,8 @@ class PermanentCarrierError(CarrierError):
 
 
 class CredentialsRefusedError(PermanentCarrierError):
-    """The OAuth client or the API user was refused. Never retried: five refused logins in
-    a row lock the ThingSpace user."""
+    """The carrier refused our credentials (a login, an API key). Never retried: a carrier may
+    lock the user after a few refused logins."""
 
 
 class AuthExpiredError(CarrierError):
@@ -115,16 +117,6 @@ class AuthExpiredError(CarrierError):
         self.token: TokenKind = token
 
 
-def classify(code: str) -> type[CarrierError]:
-    """The error class for a ThingSpace error code (`<Service>.<CLASS>.<Specific>`) or an
-    API gateway fault code ("900901"). Unknown codes are permanent."""
-    if code in ACCESS_TOKEN_FAULTS or SESSION_TOKEN_MARK in code:
-        return AuthExpiredError
-    if code.rsplit(".", 1)[-1] == "UnexpectedError":
-        return TransientCarrierError
-    return PermanentCarrierError
-
-
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if value is None or not value.strip():
@@ -143,32 +135,35 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _error_fields(response: httpx.Response) -> tuple[str, str]:
-    """(code, message) from any of the carrier's error shapes, or ("", body excerpt)."""
+def error_fields(response: httpx.Response) -> tuple[str, str, Any]:
+    """(code, message, decoded body) from the common error shapes (``errorCode`` and
+    ``errorMessage``; OAuth's ``error`` and ``error_description``), else ("", excerpt, body)."""
     try:
         body: Any = json.loads(response.content or b"null")
     except ValueError:
-        return "", response.text[:200]
+        return "", response.text[:200], None
     if isinstance(body, dict):
         if "errorCode" in body:
-            return str(body["errorCode"]), str(body.get("errorMessage", ""))
-        fault = body.get("fault")
-        if isinstance(fault, dict):
-            message = fault.get("message", "")
-            if fault.get("description"):
-                message = f"{message}: {fault['description']}"
-            return str(fault.get("code", "")), str(message)
+            return str(body["errorCode"]), str(body.get("errorMessage", "")), body
         if "error" in body:
-            return str(body["error"]), str(body.get("error_description", ""))
-    return "", response.text[:200]
+            return str(body["error"]), str(body.get("error_description", "")), body
+    return "", response.text[:200], body
 
 
-def error_from_response(
-    response: httpx.Response, exchange: CarrierExchange | None = None
+def error_from_status(
+    response: httpx.Response,
+    exchange: CarrierExchange | None = None,
+    *,
+    code: str | None = None,
+    message: str | None = None,
 ) -> CarrierError:
-    """The error for a carrier answer that is not 2xx."""
+    """The error for a carrier answer that is not 2xx, by its HTTP status alone (the code, when
+    the answer names one, is kept for the adapter to classify)."""
     status = response.status_code
-    code, message = _error_fields(response)
+    if code is None or message is None:
+        found_code, found_message, _ = error_fields(response)
+        code = found_code if code is None else code
+        message = found_message if message is None else message
     message = message or response.reason_phrase or f"HTTP {status}"
     common: dict[str, Any] = {"http_status": status, "exchange": exchange}
     if status == 429:
@@ -178,16 +173,9 @@ def error_from_response(
         error: CarrierError = TransientCarrierError(message, code=code or f"HTTP{status}", **common)
         error.outcome_unknown = status in GATEWAY_STATUSES
         return error
-    if code in ACCESS_TOKEN_FAULTS:
-        return AuthExpiredError(message, token="access", code=code, **common)
-    if code:
-        cls = classify(code)
-        if cls is AuthExpiredError:
-            return AuthExpiredError(message, token="session", code=code, **common)
-        return cls(message, code=code, **common)
     if status == 408:
-        return TransientCarrierError(message, code="HTTP408", **common)
-    return PermanentCarrierError(message, code=f"HTTP{status}", **common)
+        return TransientCarrierError(message, code=code or "HTTP408", **common)
+    return PermanentCarrierError(message, code=code or f"HTTP{status}", **common)
 
 
 # Failures that happen before a byte of the request left: the carrier cannot have acted.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,10 +20,19 @@ from .base import (
     PlaceOfUse,
     SyncActionResult,
 )
+from .capabilities import CarrierCapabilities
 from .errors import AuthExpiredError, TokenKind
 from .redaction import callback_path_secrets, register_secret
 from .thingspace_auth import REFUSAL_HOLD_S, ThingSpaceAuth
+from .thingspace_capabilities import CAPABILITIES
+from .thingspace_errors import error_from_response
 from .thingspace_wire import (
+    ADD_STATE,
+    CALLBACK_SERVICE,
+    CHANGE_OPTIONS,
+    CUSTOM_FIELD_KEYS,
+    DEFAULT_REASON_CODE,
+    DEFAULT_USERNAME_FIELD,
     MAX_DELETE_DEVICES,
     check_cost_center,
     custom_fields_body,
@@ -85,13 +95,19 @@ class ThingSpaceAdapter:
         serialize: Serializer | None = None,
         clock: Callable[[], float] = time.time,
         pacer: Callable[[], Awaitable[None]] | None = None,
+        username_field: str = DEFAULT_USERNAME_FIELD,
     ) -> None:
+        if username_field not in CUSTOM_FIELD_KEYS:
+            raise ValueError(f"{username_field!r} is not one of {sorted(CUSTOM_FIELD_KEYS)}")
+        self._username_field = username_field
         self._pacer = pacer
         self._account_name = account_name
         self._service_type = change_identifier_service_type
         self._place_of_use_path = place_of_use_path
         self._logout_on_close = logout_on_close
-        self._transport = CarrierTransport(http, base_url, serialize=serialize or compact_json)
+        self._transport = CarrierTransport(
+            http, base_url, serialize=serialize or compact_json, errors=error_from_response
+        )
         self._auth = ThingSpaceAuth(
             self._transport,
             key_prefix=token_key_prefix(base_url, account_name),
@@ -106,6 +122,10 @@ class ThingSpaceAdapter:
             clock=clock,
             pacer=pacer,
         )
+
+    @property
+    def capabilities(self) -> CarrierCapabilities:
+        return CAPABILITIES
 
     @property
     def account_name(self) -> str:
@@ -195,6 +215,13 @@ class ThingSpaceAdapter:
         body = self._with_account({"devices": devices_body(devices)})
         return await self._async_action("suspend", "POST", "/devices/actions/suspend", body)
 
+    async def change_status(
+        self, devices: Sequence[DeviceRef], status: str
+    ) -> AsyncRequestAccepted:
+        raise ValueError(
+            "ThingSpace has no call to a status by name: activate, suspend, restore, deactivate"
+        )
+
     async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
         body = self._with_account({"devices": devices_body(devices)})
         return await self._async_action("restore", "POST", "/devices/actions/restore", body)
@@ -203,14 +230,14 @@ class ThingSpaceAdapter:
         self,
         devices: Sequence[DeviceRef],
         *,
-        reason_code: str = "FF",
+        reason_code: str | None = None,
         etf_waiver: bool = False,
         delete_after: bool = False,
     ) -> AsyncRequestAccepted:
         body = self._with_account(
             {
                 "devices": devices_body(devices),
-                "reasonCode": reason_code,
+                "reasonCode": reason_code or DEFAULT_REASON_CODE,
                 "etfWaiver": etf_waiver,
                 "deleteAfterDeactivation": delete_after,
             }
@@ -234,10 +261,15 @@ class ThingSpaceAdapter:
         device_from: DeviceRef,
         device_to: DeviceRef,
         *,
-        option: str,
+        identifier: str,
         service_plan: str | None = None,
         zip_code: str | None = None,
     ) -> AsyncRequestAccepted:
+        option = CHANGE_OPTIONS.get(identifier.upper())
+        if option is None:
+            raise ValueError(
+                f"identifier must be one of {sorted(CHANGE_OPTIONS)}, not {identifier!r}"
+            )
         body: dict[str, Any] = {
             "deviceIds": device_ids(device_from),
             "deviceIdsTo": device_ids(device_to),
@@ -269,6 +301,12 @@ class ThingSpaceAdapter:
         )
         return await self._async_action("update_place_of_use", "PUT", self._place_of_use_path, body)
 
+    async def set_username(
+        self, devices: Sequence[DeviceRef], username: str
+    ) -> AsyncRequestAccepted:
+        """ThingSpace has no username: it goes into the configured custom field."""
+        return await self.update_custom_fields(devices, {self._username_field: username})
+
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
     ) -> AsyncRequestAccepted:
@@ -285,10 +323,12 @@ class ThingSpaceAdapter:
         self,
         devices: Sequence[DeviceRef],
         *,
-        state: str = "preactive",
+        state: str | None = None,
         sku_number: str | None = None,
     ) -> SyncActionResult:
-        body = self._with_account({"devicesToAdd": devices_body(devices), "state": state})
+        body = self._with_account(
+            {"devicesToAdd": devices_body(devices), "state": state or ADD_STATE}
+        )
         if sku_number is not None:
             body["skuNumber"] = sku_number
         return await self._sync_action("add", "/devices/actions/add", body, devices)
@@ -336,6 +376,18 @@ class ThingSpaceAdapter:
                 raise malformed("device list says hasMoreData but gives no new cursor", exchange)
             cursor = following
 
+    async def read_devices(
+        self, devices: Sequence[DeviceRef], *, since: datetime
+    ) -> dict[str, CarrierDevice]:
+        """The account's device list, paged, keeping the devices asked for."""
+        wanted = {d.iccid for d in devices}
+        seen: dict[str, CarrierDevice] = {}
+        async for device in self.list_devices():
+            iccid = device.iccid
+            if iccid in wanted:
+                seen[iccid] = device
+        return seen
+
     async def request_status(self, request_id: str) -> str:
         path = f"/accounts/{self._account_path}/requests/{quote(request_id, safe='')}/status"
         payload, exchange = await self._call("request_status", "GET", path)
@@ -349,9 +401,14 @@ class ThingSpaceAdapter:
     # -- callbacks ------------------------------------------------------------------
 
     async def register_callback(
-        self, url: str, username: str, password: str, name: str = "CarrierService"
+        self, url: str, username: str, password: str, name: str | None = None
     ) -> CarrierExchange:
-        body = {"name": name, "url": url, "username": username, "password": password}
+        body = {
+            "name": name or CALLBACK_SERVICE,
+            "url": url,
+            "username": username,
+            "password": password,
+        }
         register_secret(password, *callback_path_secrets(url))
         _, exchange = await self._call(
             "register_callback", "POST", f"/callbacks/{self._account_path}", body

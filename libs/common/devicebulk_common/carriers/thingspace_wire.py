@@ -13,6 +13,22 @@ MAX_DELETE_DEVICES = 100
 CUSTOM_FIELD_KEYS = frozenset(f"CustomField{i}" for i in range(1, 6))
 MAX_CUSTOM_FIELD_LEN = 50
 MAX_COST_CENTER_LEN = 36
+# ThingSpace's defaults and option names (they stay in this adapter).
+DEFAULT_REASON_CODE = "FF"
+DEFAULT_USERNAME_FIELD = "CustomField1"
+CALLBACK_SERVICE = "CarrierService"
+CHANGE_OPTIONS = {"ICCID": "ChangeICCID", "IMEI": "ChangeIMEI"}
+ADD_STATE = "preactive"
+# ThingSpace's device states → our inventory's (DeviceStatus values).
+STATUSES = {
+    "preactive": "preactive",
+    "pending activation": "pending_activation",
+    "active": "active",
+    "suspend": "suspended",
+    "suspended": "suspended",
+    "deactive": "deactivated",
+    "deactivated": "deactivated",
+}
 
 
 def device_ids(device: DeviceRef) -> list[dict[str, str]]:
@@ -98,9 +114,11 @@ def parse_device(raw: Mapping[str, Any]) -> CarrierDevice:
     infos = raw.get("carrierInformations")
     info: Mapping[str, Any] = infos[0] if isinstance(infos, list) and infos else {}
     connected = raw.get("connected")
+    state = str(info.get("state") or "unknown")
     return CarrierDevice(
         ids=ids,
-        state=str(info.get("state") or "unknown"),
+        state=state,
+        status=STATUSES.get(state.lower()),
         service_plan=info.get("servicePlan") or None,
         mdn=ids.get("mdn"),
         msisdn=ids.get("msisdn"),

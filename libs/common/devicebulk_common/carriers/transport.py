@@ -12,7 +12,7 @@ import httpx
 import structlog
 
 from .base import CarrierExchange
-from .errors import CarrierError, PermanentCarrierError, error_from_exception, error_from_response
+from .errors import CarrierError, PermanentCarrierError, error_from_exception, error_from_status
 from .redaction import redact_body, redact_text
 
 log = structlog.get_logger(__name__)
@@ -24,13 +24,23 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+ErrorReader = Callable[[httpx.Response, CarrierExchange], CarrierError]
+
+
 class CarrierTransport:
     """Sends requests through a caller-owned httpx client (timeouts are its job) and
     turns every outcome into either (response, exchange) or a CarrierError."""
 
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, *, serialize: Serializer = compact_json
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        serialize: Serializer = compact_json,
+        errors: ErrorReader = error_from_status,
     ) -> None:
+        """``errors``: the adapter's reading of an answer that is not 2xx (its error codes)."""
+        self._errors = errors
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._serialize = serialize
@@ -82,7 +92,7 @@ class CarrierTransport:
             duration_ms=round(exchange.duration_ms, 1),
         )
         if not response.is_success:
-            raise error_from_response(response, exchange)
+            raise self._errors(response, exchange)
         return response, exchange
 
     @staticmethod

@@ -107,7 +107,7 @@ async def test_change_identifier_uses_the_configured_service_type():
     new = DeviceRef(iccid="89148000000000000099")
     async with thingspace(change_identifier_service_type="5G") as ts:
         route = ts.router.put(f"{M2M}/devices/5G/actions/deviceId").mock(return_value=accepted())
-        await ts.adapter.change_identifier(DEVICE, new, option="ChangeICCID", zip_code="10001")
+        await ts.adapter.change_identifier(DEVICE, new, identifier="ICCID", zip_code="10001")
 
     assert body_of(route) == {
         "deviceIds": [

@@ -1,12 +1,5 @@
-"""One module a change type; each registers the operations it runs (``params["op"]``)."""
+"""The worker's side of the operation specs: jobs, batching limits, the carrier call."""
 
-from devicebulk_worker.operations.registry import (
-    LOCAL_OPERATIONS,
-    OPERATIONS,
-    Job,
-    LocalRefusal,
-    Operation,
-    known,
-)
+from devicebulk_worker.operations.registry import Job, Outcome, known, send
 
-__all__ = ["LOCAL_OPERATIONS", "OPERATIONS", "Job", "LocalRefusal", "Operation", "known"]
+__all__ = ["Job", "Outcome", "known", "send"]

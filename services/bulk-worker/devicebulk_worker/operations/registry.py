@@ -1,19 +1,19 @@
-"""The operations the worker runs, by the name intake stores in ``params["op"]``.
+"""The operations the worker runs, by the name intake stores in ``params["op"]``: each is an
+operation spec of the kit (:mod:`devicebulk_common.operation_specs`, one module an operation).
 
 A carrier operation runs for one *gathered batch*: device changes of the same carrier account
-whose carrier parameters are identical (its ``key``), sent as one carrier request of at most
-``max_devices`` devices. An operation whose ``key`` is ``None`` for a job runs that job alone.
-A database operation needs no carrier: it changes our records in the worker's transaction.
+whose carrier parameters are identical (the spec's ``key``), sent as one carrier request of at
+most the spec's ``max_devices`` and the carrier's own limit (its declared capabilities). An
+operation whose ``key`` is ``None`` runs each device change alone. A database operation needs
+no carrier: its spec's ``apply`` changes our records in the worker's transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
 from devicebulk_common.carriers import (
@@ -23,7 +23,10 @@ from devicebulk_common.carriers import (
     PermanentCarrierError,
     SyncActionResult,
 )
+from devicebulk_common.carriers.capabilities import UnsupportedOperation
 from devicebulk_common.models import BulkChange, Device, DeviceChange
+from devicebulk_common.operation_specs import SPECS, OperationSpec
+from devicebulk_worker.operations.legacy import with_carrier_params
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,12 @@ class Job:
     device_id: int | None
     op: str
     params: dict[str, Any]
-    request: dict[str, Any]
     device: DeviceRef
     attempt: int
+
+    @property
+    def spec(self) -> OperationSpec:
+        return SPECS[self.op]
 
     @property
     def message(self) -> c.DeviceChangeMessage:
@@ -51,99 +57,55 @@ class Job:
 
 
 Outcome = AsyncRequestAccepted | SyncActionResult
-CarrierCall = Callable[[CarrierAdapter, Sequence[Job]], Awaitable[Outcome]]
-BatchKey = Callable[[Job], Hashable | None]
-# What a synchronous per-device success does to our records (same transaction as the outcome).
-SyncEffect = Callable[[AsyncSession, Sequence[Job]], Awaitable[None]]
-
-
-class LocalRefusal(Exception):
-    """A database operation cannot be applied to this device (a named, permanent reason)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# Runs in the worker's transaction; returns the result stored on the device change.
-LocalCall = Callable[[AsyncSession, Job], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Operation:
-    name: str
-    call: CarrierCall
-    key: BatchKey
-    max_devices: int = 10_000
-    sync_effect: SyncEffect | None = None
-
-
-OPERATIONS: dict[str, Operation] = {}
-LOCAL_OPERATIONS: dict[str, LocalCall] = {}
-
-
-def _alone(job: Job) -> Hashable | None:
-    return None
-
-
-def operation(
-    name: str,
-    *,
-    key: BatchKey = _alone,
-    max_devices: int = 10_000,
-    sync_effect: SyncEffect | None = None,
-) -> Callable[[CarrierCall], CarrierCall]:
-    """Register a carrier operation. ``key`` names the carrier parameters that must be equal
-    for two device changes to share one request (``None``: never shared)."""
-
-    def register(fn: CarrierCall) -> CarrierCall:
-        OPERATIONS[name] = Operation(name, _refusing_invalid(fn), key, max_devices, sync_effect)
-        return fn
-
-    return register
-
 
 INVALID_REQUEST = "Request.Invalid"
+UNSUPPORTED = "Operation.Unsupported"
 
 
-def _refusing_invalid(fn: CarrierCall) -> CarrierCall:
-    """The adapter refuses invalid arguments (a custom field over 50 characters, ...) with
-    ValueError before sending anything: that is a permanent failure of the device change, not
-    a crash that would leave it Processing."""
-
-    async def call(adapter: CarrierAdapter, jobs: Sequence[Job]) -> Outcome:
-        try:
-            return await fn(adapter, jobs)
-        except ValueError as exc:
-            raise PermanentCarrierError(str(exc), code=INVALID_REQUEST) from exc
-
-    return call
+def devices_per_request(adapter: CarrierAdapter, spec: OperationSpec) -> int:
+    """The most devices one request of this operation takes: the spec's and the carrier's."""
+    limit = spec.max_devices
+    capability = adapter.capabilities.operations.get(spec.capability or spec.name)
+    if capability is not None:
+        limit = min(limit, capability.devices_per_request)
+    return max(1, limit)
 
 
-def local_operation(name: str) -> Callable[[LocalCall], LocalCall]:
-    """Register a database-only operation (no carrier call)."""
+async def send(adapter: CarrierAdapter, jobs: Sequence[Job]) -> Outcome:
+    """One carrier request for the batch (every job shares its carrier parameters).
 
-    def register(fn: LocalCall) -> LocalCall:
-        LOCAL_OPERATIONS[name] = fn
-        return fn
-
-    return register
+    An operation the carrier has no call for, and the arguments an adapter refuses before
+    sending anything (a custom field over 50 characters, ...), are permanent failures of the
+    device changes, not a crash that would leave them Processing."""
+    spec = jobs[0].spec
+    assert spec.send is not None, f"{spec.name} is a database operation"
+    try:
+        adapter.capabilities.operation(spec.capability or spec.name)
+    except UnsupportedOperation as exc:
+        raise PermanentCarrierError(str(exc), code=UNSUPPORTED) from exc
+    try:
+        return await spec.send(adapter, [j.device for j in jobs], jobs[0].params)
+    except ValueError as exc:
+        raise PermanentCarrierError(str(exc), code=INVALID_REQUEST) from exc
 
 
 def known(op: str) -> bool:
-    return op in OPERATIONS or op in LOCAL_OPERATIONS
+    return op in SPECS
+
+
+def is_local(op: str) -> bool:
+    return SPECS[op].local
 
 
 def job_for(dc: DeviceChange, bulk: BulkChange, device: Device | None) -> Job:
+    op = (dc.params or {}).get("op", "")
     return Job(
         device_change_id=dc.id,
         bulk_change_id=dc.bulk_change_id,
         service_provider_id=bulk.service_provider_id,
         device_id=dc.device_id,
-        op=(dc.params or {}).get("op", ""),
-        params=dc.params or {},
-        request=bulk.request,
+        op=op,
+        params=with_carrier_params(op, dc.params or {}, bulk.request),
         device=DeviceRef(
             iccid=device.iccid if device else dc.iccid,
             imei=device.imei if device else None,

@@ -28,7 +28,7 @@ from ..errors import (
     TransientCarrierError,
 )
 from .config import JasperConfig
-from .status_graph import STATUSES
+from .status_graph import NEUTRAL_STATUS, STATUSES
 
 AUTH_REFUSED = "10000001"
 RATE_LIMITED = "40000029"
@@ -176,6 +176,7 @@ def parse_device(raw: Mapping[str, Any]) -> CarrierDevice:
     return CarrierDevice(
         ids=ids,
         state=str(raw.get("status") or ""),
+        status=NEUTRAL_STATUS.get(str(raw.get("status") or "")),
         service_plan=_text(raw.get("ratePlan")),
         msisdn=_text(raw.get("msisdn")),
         custom_fields=custom,

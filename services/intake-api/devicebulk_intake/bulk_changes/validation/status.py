@@ -8,7 +8,7 @@ from typing import Any
 
 from devicebulk_common import operations as ops
 from devicebulk_common.contracts import DeviceStatus, TargetStatus
-from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_common.wire import BulkChangeRequest, ThingSpaceStatusParams
 from devicebulk_intake.bulk_changes.validation.carrier_plan import plan_problem
 from devicebulk_intake.bulk_changes.validation.common import (
     STATE_WORDS,
@@ -50,6 +50,46 @@ def activates(request: BulkChangeRequest) -> bool:
     return request.StatusUpdate.TargetStatus == TargetStatus.ACTIVE.value
 
 
+# The carrier parameters each operation stores in ``device_change.params`` (the worker never
+# reads the request): see the operation specs in ``devicebulk_common.operation_specs``.
+OP_PARAMS: dict[str, tuple[str, ...]] = {
+    ops.ACTIVATE: ("zip_code", "place_of_use", "sku_number"),
+    ops.SUSPEND: ("with_billing",),
+    ops.DEACTIVATE: ("reason_code", "etf_waiver", "delete_after"),
+    ops.ADD: ("sku_number",),
+}
+
+
+def carrier_params(ts: ThingSpaceStatusParams | None) -> dict[str, Any]:
+    """The request's ThingSpace parameters, as the operation specs name them."""
+    if ts is None:
+        ts = ThingSpaceStatusParams()
+    ppu = ts.PrimaryPlaceOfUse
+    place = None
+    if ppu is not None:
+        address, name = ppu.Address, ppu.CustomerName
+        place = {
+            "address_line1": address.AddressLine1,
+            "address_line2": address.AddressLine2,
+            "city": address.City,
+            "state": address.State,
+            "zip": address.Zip,
+            "zip4": address.Zip4,
+            "country": address.Country,
+            "first_name": name.FirstName,
+            "last_name": name.LastName,
+        }
+    return {
+        "zip_code": ts.ZipCode or (place["zip"] if place else None),
+        "place_of_use": place,
+        "sku_number": ts.SkuNumber,
+        "with_billing": ts.WithBilling,
+        "reason_code": ts.ReasonCode,
+        "etf_waiver": ts.EtfWaiver,
+        "delete_after": ts.DeleteAfterDeactivation,
+    }
+
+
 def status_update_rule(
     request: BulkChangeRequest, plans: Mapping[str, bool], provider_id: int
 ) -> Rule:
@@ -68,9 +108,10 @@ def status_update_rule(
             ts.PrimaryPlaceOfUse.Address.Zip if ts.PrimaryPlaceOfUse else None
         )
     needs = " or ".join(sorted(STATE_WORDS[s] for s in allowed_from))
+    carrier = carrier_params(ts)
     # Shared by the devices that need nothing more (params are read-only).
-    plain = {"op": op}
-    update_place_of_use = {"op": ops.UPDATE_PLACE_OF_USE}
+    plain = {"op": op, **{k: carrier[k] for k in OP_PARAMS.get(op, ())}}
+    update_place_of_use = {"op": ops.UPDATE_PLACE_OF_USE, "place_of_use": carrier["place_of_use"]}
     activations: dict[str, dict[str, Any]] = {}  # by service plan
 
     def rule(device: DeviceSnapshot) -> dict[str, Any] | str:
@@ -91,7 +132,7 @@ def status_update_rule(
         if problem := plan_problem(plan, plans, provider_id):
             return problem if wanted_plan else f"{problem} (the device's own plan)"
         if (params := activations.get(plan)) is None:
-            params = activations[plan] = {"op": op, "service_plan": plan}
+            params = activations[plan] = {"op": op, "service_plan": plan, **plain}
         return params
 
     return rule

@@ -1,0 +1,328 @@
+"""Control Center operations through the carrier-neutral seam: the worker runs set_status,
+change_plan and edit_username for a Jasper provider against the real jasper-sim over HTTP and
+the real database; each device is edited with one synchronous PUT, confirmed by reading it back,
+and recorded through its operation spec."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from change_helpers import add_changes, changes_of, devices_by_id, run, steps_of
+from sqlalchemy import text
+
+from devicebulk_common.carriers.jasper.factory import encrypt_credentials
+from devicebulk_common.contracts import ChangeType
+from devicebulk_common.models import ServiceProvider
+from devicebulk_worker.carriers import AdapterPool
+from devicebulk_worker.handler import DeviceChangeHandler
+from devicebulk_worker.retry import RetryPolicy
+from devicebulk_worker.watchdog import CallbackWatchdog
+from jasper_sim import SimConfig, create_app
+from jasper_sim.serving import serve
+
+PLANS = ["M2M 1GB", "M2M 5GB"]
+API_KEY = "9b8d6f0e-secret-api-key"
+
+
+@pytest.fixture(scope="session")
+async def jasper_url() -> AsyncIterator[str]:
+    async with serve(create_app(SimConfig(random_seed=7))) as url:
+        yield url
+
+
+@dataclass
+class ControlCenter:
+    url: str
+    http: httpx.AsyncClient
+    account: str
+    user: str
+
+    async def admin(self, method: str, path: str, **kw) -> httpx.Response:
+        response = await self.http.request(method, f"{self.url}/_sim{path}", **kw)
+        assert response.status_code < 300, response.text
+        return response
+
+    async def device(self, iccid: str) -> dict:
+        return (await self.admin("GET", f"/devices/{iccid}")).json()
+
+    async def calls(self, iccid: str) -> list[dict]:
+        """Every call naming the device in its path (a refused call may name no account)."""
+        every = (await self.admin("GET", "/calls")).json()["calls"]
+        return [c for c in every if iccid in c["path"]]
+
+
+@pytest.fixture
+async def cc(jasper_url) -> AsyncIterator[ControlCenter]:
+    account = str(100_000_000 + uuid.uuid4().int % 899_999_999)
+    user = f"api-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        center = ControlCenter(jasper_url, http, account, user)
+        await center.admin(
+            "POST",
+            "/accounts",
+            json={
+                "accountId": account,
+                "ratePlans": PLANS,
+                "communicationPlans": ["CP Basic"],
+                "customers": ["Acme"],
+                "users": [{"userName": user, "apiKey": API_KEY}],
+            },
+        )
+        yield center
+
+
+@dataclass
+class JasperWorld:
+    tenant: object
+    provider: ServiceProvider
+    devices: list
+
+
+@pytest.fixture
+async def world(factory, cc, sessionmaker, credentials_key) -> JasperWorld:
+    tenant = await factory.tenant()
+    provider = ServiceProvider(
+        id=uuid.uuid4().int % 1_000_000_000,
+        name="POD19",
+        integration="jasper",
+        account_name=cc.account,
+        base_url=f"{cc.url}/rws/api/v1",
+        write_enabled=True,
+        credentials_encrypted=encrypt_credentials(
+            credentials_key, username=cc.user, api_key=API_KEY
+        ),
+    )
+    async with sessionmaker() as s, s.begin():
+        s.add(provider)
+    devices = await factory.devices(tenant, provider, 3, carrier_rate_plan="M2M 1GB")
+    await cc.admin(
+        "POST",
+        "/devices",
+        json={
+            "accountId": cc.account,
+            "devices": [
+                {"iccid": d.iccid, "status": "ACTIVATED", "ratePlan": "M2M 1GB"} for d in devices
+            ],
+        },
+    )
+    return JasperWorld(tenant, provider, devices)
+
+
+@pytest.fixture
+async def handler(sessionmaker, credentials_key) -> AsyncIterator[DeviceChangeHandler]:
+    adapters = AdapterPool(credentials_key=credentials_key, timeout_s=5.0)
+    yield DeviceChangeHandler(sessionmaker, adapters)
+    await adapters.aclose()
+
+
+def _puts(calls: list[dict]) -> list[dict]:
+    return [c for c in calls if c.get("method") == "PUT"]
+
+
+async def test_each_operation_is_one_put_a_device_confirmed_and_recorded(
+    handler, world, cc, sessionmaker
+):
+    status_dev, plan_dev, user_dev = world.devices
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [
+            (status_dev, {"op": "set_status", "status": "DEACTIVATED"}),
+            (plan_dev, {"op": "change_plan", "service_plan": "M2M 5GB"}),
+            (user_dev, {"op": "edit_username", "username": "alice", "cost_center": "CC-7"}),
+        ],
+    )
+    await run(handler, messages)
+    # The username's step is confirmed; its cost center is the device change's next step.
+    await run(handler, messages[2:])
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [c.status for c in changes] == ["Success"] * 3, [
+        (c.status, c.error_code, c.error_message) for c in changes
+    ]
+    records = await devices_by_id(sessionmaker, [d.id for d in world.devices])
+    assert records[status_dev.id].status == "deactivated"
+    assert records[plan_dev.id].carrier_rate_plan == "M2M 5GB"
+    assert (records[user_dev.id].username, records[user_dev.id].cost_center) == ("alice", "CC-7")
+    assert (await cc.device(status_dev.iccid))["status"] == "DEACTIVATED"
+    assert (await cc.device(plan_dev.iccid))["ratePlan"] == "M2M 5GB"
+
+    # One PUT a device and step; none edited twice.
+    assert [len(_puts(await cc.calls(d.iccid))) for d in world.devices] == [1, 1, 2]
+    edits = (await cc.admin("GET", "/edits")).json()["edits"]
+    assert edits[status_dev.iccid] == 1 and edits[plan_dev.iccid] == 1
+    # The audit trail holds the carrier's request and response, never the credentials.
+    steps = await steps_of(sessionmaker, changes[0].id)
+    [put] = [s for s in steps if s.http_method == "PUT"]
+    assert put.step == "carrier:set_status" and "DEACTIVATED" in put.request_text
+    assert put.http_status == 200 and put.response_text
+    for change in changes:
+        for step in await steps_of(sessionmaker, change.id):
+            text = f"{step.request_text} {step.response_text} {step.message}"
+            assert API_KEY not in text and "Basic " not in text
+
+
+async def test_a_revoked_key_fails_the_providers_devices_with_no_login_storm(
+    handler, world, cc, sessionmaker
+):
+    await cc.admin("POST", f"/users/{cc.user}/revoke")
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in world.devices],
+    )
+    await run(handler, messages)
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [c.status for c in changes] == ["Failed"] * 3
+    assert {c.error_code for c in changes} == {"10000001"}
+    assert all("refused" in c.error_message for c in changes)
+    calls = [c for d in world.devices for c in await cc.calls(d.iccid)]
+    assert len(calls) == 1  # the first refusal is remembered: no call after it
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [{"calls_per_second": 1}, {"server_error_rate": 0.3}],
+    ids=["40000029-bursts", "server-errors"],
+)
+async def test_throttled_and_failing_calls_end_successful_without_a_device_edited_twice(
+    faults, handler, world, cc, sessionmaker
+):
+    # Attempts enough that a 50 % fault rate (the PUT and the read-back each) ends in success.
+    handler = DeviceChangeHandler(sessionmaker, handler._adapters, RetryPolicy(max_attempts=12))
+    await cc.admin("PUT", f"/accounts/{cc.account}/faults", json=faults)
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in world.devices],
+    )
+    await run(handler, messages)
+    for _ in range(30):  # what the delay queue would deliver again (no relay runs here)
+        changes = await changes_of(sessionmaker, messages)
+        again = [m for m, c in zip(messages, changes, strict=True) if c.status == "Retry"]
+        if not again:
+            break
+        await asyncio.sleep(0.3 if "server_error_rate" in faults else 1.1)
+        await run(handler, again)
+    # An edit whose read-back was throttled awaits: the watchdog reads it back (no resend).
+    watchdog = CallbackWatchdog(
+        sessionmaker, handler._adapters, handler, timeout_s=0, give_up_s=3_600, max_attempts=3
+    )
+    for _ in range(5):
+        await asyncio.sleep(1.1)
+        if not await watchdog.check_once():
+            break
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [c.status for c in changes] == ["Success"] * 3, [
+        (c.status, c.error_code, c.error_message) for c in changes
+    ]
+    edits = (await cc.admin("GET", "/edits")).json()["edits"]
+    assert [edits[d.iccid] for d in world.devices] == [1, 1, 1]  # none edited twice
+    refused = [
+        c
+        for d in world.devices
+        for c in await cc.calls(d.iccid)
+        if c["errorCode"] in ("40000029", "30000001")
+    ]
+    assert refused, "the fault never struck"
+
+
+async def test_an_operation_control_center_has_no_call_for_fails_with_a_reason(
+    handler, world, sessionmaker
+):
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(world.devices[0], {"op": "suspend"})],
+    )
+    await run(handler, messages)
+    (change,) = await changes_of(sessionmaker, messages)
+    assert change.status == "Failed" and change.error_code == "Operation.Unsupported"
+
+
+async def test_two_worker_processes_send_one_call_at_a_time_to_the_account(
+    world, cc, sessionmaker, engine, credentials_key
+):
+    """Control Center takes one call at a time per account: two handlers (as two worker
+    processes, each its own adapter) share the account's gate through the database."""
+    await cc.admin(
+        "PUT", f"/accounts/{cc.account}/faults", json={"max_concurrent": 1, "latency_ms": 300}
+    )
+    pools = [
+        AdapterPool(credentials_key=credentials_key, timeout_s=5.0, engine=engine) for _ in range(2)
+    ]
+    handlers = [DeviceChangeHandler(sessionmaker, pool) for pool in pools]
+    try:
+        messages = await add_changes(
+            sessionmaker,
+            world,
+            ChangeType.STATUS_UPDATE,
+            [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in world.devices],
+        )
+        await asyncio.gather(run(handlers[0], messages[:2]), run(handlers[1], messages[2:]))
+    finally:
+        for pool in pools:
+            await pool.aclose()
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [c.status for c in changes] == ["Success"] * 3
+    calls = [c for d in world.devices for c in await cc.calls(d.iccid)]
+    assert not [c for c in calls if c["errorCode"] == "40000029"]
+    stats = (await cc.admin("GET", "/stats")).json()
+    assert stats["max_in_flight"][cc.account] == 1
+
+
+async def test_the_watchdog_reads_many_devices_back_with_a_search_not_one_call_each(
+    handler, world, cc, factory, sessionmaker
+):
+    """Control Center reads many devices at once with Search Devices by modification time."""
+    more = await factory.devices(world.tenant, world.provider, 9, carrier_rate_plan="M2M 1GB")
+    devices = world.devices + more
+    await cc.admin(
+        "POST",
+        "/devices",
+        json={
+            "accountId": cc.account,
+            "devices": [{"iccid": d.iccid, "status": "DEACTIVATED"} for d in devices],
+        },
+    )
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in devices],
+    )
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            text(
+                "UPDATE device_change SET status = 'AwaitingCallback', attempts = 1, "
+                "carrier_request_id = 'cc-pending', updated_at = now() - interval '1 hour' "
+                "WHERE id = ANY(:ids)"
+            ),
+            {"ids": [m.device_change_id for m in messages]},
+        )
+    before = len((await cc.admin("GET", "/calls")).json()["calls"])
+    watchdog = CallbackWatchdog(
+        sessionmaker, handler._adapters, handler, timeout_s=600, give_up_s=3_600, max_attempts=3
+    )
+    assert await watchdog.check_once() == len(devices)
+
+    changes = await changes_of(sessionmaker, messages)
+    assert {c.status for c in changes} == {"Success"}
+    records = await devices_by_id(sessionmaker, [d.id for d in devices])
+    assert {r.status for r in records.values()} == {"deactivated"}
+    calls = (await cc.admin("GET", "/calls")).json()["calls"][before:]
+    assert calls and all(c["endpoint"] == "GET /rws/api/v1/devices" for c in calls), [
+        c["endpoint"] for c in calls
+    ]
