@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--integration",
         default="thingspace",
-        choices=(*providers.INTEGRATIONS, jasper_provider.INTEGRATION),
+        choices=providers.INTEGRATIONS,
     )
     writes = p.add_mutually_exclusive_group()
     writes.add_argument(

@@ -18,19 +18,22 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 
 from devicebulk_admin import inventory
 from devicebulk_admin.carrier import TIMEOUT
 from devicebulk_admin.credentials import CONTROL_CENTER
 from devicebulk_admin.errors import AdminError
-from devicebulk_admin.providers import ProviderResult, ProviderSpec, find_provider, load_provider
+from devicebulk_admin.providers import (
+    ProviderResult,
+    ProviderSpec,
+    create_provider,
+    load_provider,
+)
 from devicebulk_admin.runtime import Sessionmaker, require_key
 from devicebulk_admin.tenants import require_tenant
 from devicebulk_common.carriers import CarrierDevice, InProcessTokenCache
-from devicebulk_common.carriers.jasper import INTEGRATION, build_jasper_adapter, encrypt_credentials
+from devicebulk_common.carriers.jasper import INTEGRATION, build_jasper_adapter
 from devicebulk_common.carriers.jasper.status_graph import NEUTRAL_STATUS
-from devicebulk_common.db.engine import unit_of_work
 from devicebulk_common.models import Device, ServiceProvider
 
 CREDENTIAL_ENV = CONTROL_CENTER.env
@@ -74,54 +77,14 @@ async def create_jasper_provider(
     credentials_key: str,
     if_not_exists: bool = False,
 ) -> ProviderResult:
-    """Insert the provider. ``credentials`` is only called when the row is really created."""
-    if spec.id <= 0 or not spec.name.strip() or not spec.account_name.strip():
-        raise AdminError("a provider needs a positive id, a name and an account name")
-    existing = await find_provider(sessionmaker, spec.id)
-    if existing is None:
-        creds = credentials()
-        encrypted = encrypt_credentials(
-            require_key(credentials_key), username=creds["username"], api_key=creds["api_key"]
-        )
-        statement = (
-            insert(ServiceProvider)
-            .values(
-                id=spec.id,
-                name=spec.name.strip(),
-                integration=INTEGRATION,
-                account_name=spec.account_name.strip(),
-                base_url=spec.base_url,
-                write_enabled=spec.write_enabled,
-                rate_limit_per_minute=spec.rate_limit_per_minute,
-                credentials_encrypted=encrypted,
-            )
-            .on_conflict_do_nothing(index_elements=[ServiceProvider.id])
-            .returning(ServiceProvider)
-        )
-        async with unit_of_work(sessionmaker) as session:
-            created = (await session.execute(statement)).scalar_one_or_none()
-        if created is not None:
-            return _result(created, created=True)
-        existing = await find_provider(sessionmaker, spec.id)
-        assert existing is not None
-    if not if_not_exists:
-        raise AdminError(
-            f"provider {spec.id} already exists ({existing.name!r}, account "
-            f"{existing.account_name}); pass --if-not-exists to accept an existing provider"
-        )
-    return _result(existing, created=False)
-
-
-def _result(provider: ServiceProvider, *, created: bool) -> ProviderResult:
-    return ProviderResult(
-        id=provider.id,
-        name=provider.name,
-        account_name=provider.account_name,
-        base_url=provider.base_url,
-        integration=provider.integration,
-        write_enabled=provider.write_enabled,
-        rate_limit_per_minute=provider.rate_limit_per_minute,
-        created=created,
+    """Insert the provider (as every carrier's is): its ``{"username", "api_key"}`` encrypted.
+    ``credentials`` is only called when the row is really created."""
+    return await create_provider(
+        sessionmaker,
+        replace(spec, integration=INTEGRATION),
+        credentials=credentials,
+        credentials_key=credentials_key,
+        if_not_exists=if_not_exists,
     )
 
 

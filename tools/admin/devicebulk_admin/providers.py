@@ -21,7 +21,7 @@ from devicebulk_common.models import ServiceProvider
 
 CREDENTIAL_FIELDS = THINGSPACE.fields
 CREDENTIAL_ENV = THINGSPACE.env
-INTEGRATIONS = ("thingspace",)
+INTEGRATIONS = ("thingspace", "jasper")
 
 
 @dataclass(frozen=True)
