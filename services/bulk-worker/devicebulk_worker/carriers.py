@@ -1,7 +1,12 @@
-"""One adapter per carrier account for this process, sharing one HTTP client and token cache."""
+"""One adapter per carrier account for this process, sharing one HTTP client and token cache.
+
+Each adapter is built with the provider's own ``carrier_options`` over this worker's defaults
+for its integration (``options``: ThingSpace's ``username_field`` from
+``WORKER_USERNAME_CUSTOM_FIELD``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from devicebulk_common.carriers import CarrierAdapter, InProcessTokenCache, TokenCache
 from devicebulk_common.carriers.rate_limit import RateLimiter
 from devicebulk_common.models import ServiceProvider
-from devicebulk_common.providers import account_controls, build_adapter
+from devicebulk_common.providers import account_controls, build_adapter, merged_options
 
 
 class AdapterPool:
@@ -28,8 +33,9 @@ class AdapterPool:
         options: Mapping[str, Mapping[str, Any]] | None = None,
         engine: AsyncEngine | None = None,
     ) -> None:
-        """``options``: each integration's adapter settings; ``engine``: for the gates a carrier
-        that takes one call at a time shares across processes."""
+        """``options``: each integration's default adapter options (a provider's own stored
+        options win); ``engine``: for the gates a carrier that takes one call at a time shares
+        across processes."""
         self._options = options or {}
         self._engine = engine
         self._limiter = rate_limiter
@@ -41,18 +47,19 @@ class AdapterPool:
             limits=httpx.Limits(max_connections=max_connections),
         )
         self._tokens = token_cache or InProcessTokenCache()
-        self._adapters: dict[tuple[int, str, str, int | None], CarrierAdapter] = {}
+        self._adapters: dict[tuple[int, str, str, int | None, str], CarrierAdapter] = {}
 
     def adapter(self, provider: ServiceProvider) -> CarrierAdapter:
+        options = merged_options(provider, self._options)
         # Keyed by what the adapter is built from, so an edited provider gets a fresh adapter.
         key = (
             provider.id,
             provider.base_url,
             provider.credentials_encrypted,
             provider.rate_limit_per_minute,
+            json.dumps(options, sort_keys=True, default=str),
         )
         if key not in self._adapters:
-            options = self._options.get(provider.integration)
             pacer, gate = account_controls(
                 provider,
                 limiter=self._limiter,

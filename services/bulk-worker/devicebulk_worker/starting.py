@@ -37,7 +37,7 @@ from devicebulk_common.models import (
 )
 from devicebulk_worker.durable import RETRYABLE
 from devicebulk_worker.operations import Job, known
-from devicebulk_worker.operations.registry import job_for
+from devicebulk_worker.operations.registry import carrier_capabilities, job_for, planned
 from devicebulk_worker.recording import ACTOR
 from devicebulk_worker.retry import TIER_BOUNDS_S, asks_first, schedule_retry
 
@@ -226,6 +226,8 @@ async def start_batch(
         }
         unknown: list[Finish] = []
         entries: list[dict[str, Any]] = []
+        providers = {p.id: p for _, _, p in rows}
+        capabilities = {i: carrier_capabilities(p) for i, p in providers.items()}
         for dc, bulk, provider in rows:
             status = c.DeviceChangeStatus(dc.status)
             if status not in STARTABLE:
@@ -268,6 +270,8 @@ async def start_batch(
                     + (" (the last one's outcome is unknown: asking first)" if resumed else ""),
                 }
             )
+            if (fitted := planned(dc.params or {}, capabilities[provider.id])) is not None:
+                dc.params = fitted  # stored with the attempt: every later path reads it
             job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
             started.append(Started(job, provider, resumed, bulk.tenant_id))
         await session.flush()

@@ -139,8 +139,6 @@ async def test_each_operation_is_one_put_a_device_confirmed_and_recorded(
         ],
     )
     await run(handler, messages)
-    # The username's step is confirmed; its cost center is the device change's next step.
-    await run(handler, messages[2:])
 
     changes = await changes_of(sessionmaker, messages)
     assert [c.status for c in changes] == ["Success"] * 3, [
@@ -153,10 +151,13 @@ async def test_each_operation_is_one_put_a_device_confirmed_and_recorded(
     assert (await cc.device(status_dev.iccid))["status"] == "DEACTIVATED"
     assert (await cc.device(plan_dev.iccid))["ratePlan"] == "M2M 5GB"
 
-    # One PUT a device and step; none edited twice.
-    assert [len(_puts(await cc.calls(d.iccid))) for d in world.devices] == [1, 1, 2]
+    # One PUT a device, EditUsername's carrying both custom fields; none edited twice.
+    assert [len(_puts(await cc.calls(d.iccid))) for d in world.devices] == [1, 1, 1]
     edits = (await cc.admin("GET", "/edits")).json()["edits"]
-    assert edits[status_dev.iccid] == 1 and edits[plan_dev.iccid] == 1
+    assert [edits[d.iccid] for d in world.devices] == [1, 1, 1]
+    at_carrier = await cc.device(user_dev.iccid)
+    assert (at_carrier["accountCustom1"], at_carrier["accountCustom2"]) == ("alice", "CC-7")
+    assert changes[2].result == {"username": "alice", "cost_center": "CC-7"}
     # The audit trail holds the carrier's request and response, never the credentials.
     steps = await steps_of(sessionmaker, changes[0].id)
     [put] = [s for s in steps if s.http_method == "PUT"]

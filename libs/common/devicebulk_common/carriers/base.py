@@ -204,6 +204,13 @@ class CarrierAdapter(Protocol):
         self, devices: Sequence[DeviceRef], cost_center: str | None
     ) -> AsyncRequestAccepted | SyncActionResult: ...
 
+    async def set_username_and_cost_center(
+        self, devices: Sequence[DeviceRef], *, username: str | None, cost_center: str | None
+    ) -> AsyncRequestAccepted | SyncActionResult:
+        """Both in one request (None: left as it is), for a carrier whose EditUsername
+        capability is ``single_request``; any other raises ValueError."""
+        ...
+
     async def add(
         self,
         devices: Sequence[DeviceRef],

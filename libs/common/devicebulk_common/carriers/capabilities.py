@@ -7,7 +7,7 @@ records let the pipeline ask an adapter how an operation behaves instead of know
 
 - `CarrierCapabilities`: per integration, each operation it supports (`OperationCapability`:
   synchronous or asynchronous result, devices per request, how the result is confirmed, whether
-  it can be dated) and the account's rate-limit shape (`RateLimitShape`).
+  it can be dated, whether one request carries all its parts) and the account's rate-limit shape (`RateLimitShape`).
 - `DeviceEditAccepted`: the carrier took a one-device edit; what was asked, when, and whether the
   answer says it is applied already or only accepted.
 - `EditConfirmation`: what the confirmation found (confirmed, still pending, refused).
@@ -64,6 +64,9 @@ class OperationCapability:
     # The carrier can schedule it for a later date (confirmed from its audit trail when due).
     dated: bool = False
     note: str = ""
+    # One request carries every part of the operation (EditUsername: the username and the cost
+    # center in one edit). False: one request a part, each confirmed before the next is sent.
+    single_request: bool = False
 
 
 @dataclass(frozen=True, slots=True)

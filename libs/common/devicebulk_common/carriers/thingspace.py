@@ -307,6 +307,13 @@ class ThingSpaceAdapter:
         """ThingSpace has no username: it goes into the configured custom field."""
         return await self.update_custom_fields(devices, {self._username_field: username})
 
+    async def set_username_and_cost_center(
+        self, devices: Sequence[DeviceRef], *, username: str | None, cost_center: str | None
+    ) -> AsyncRequestAccepted:
+        """ThingSpace takes the two in separate requests (its capability is not
+        ``single_request``): the operation spec sends them one after the other."""
+        raise ValueError("ThingSpace sets the username and the cost center in separate requests")
+
     async def set_cost_center(
         self, devices: Sequence[DeviceRef], cost_center: str | None
     ) -> AsyncRequestAccepted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -14,7 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from devicebulk_common.contracts import DeviceStatus
@@ -44,6 +47,12 @@ class ServiceProvider(Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     # Fernet token of {"client_key", "client_secret", "username", "password"}.
     credentials_encrypted: Mapped[str] = mapped_column(Text)
+    # The integration's own settings for this account (plain JSON, validated by the admin CLI
+    # through the integration's adapter package: `providers.check_carrier_options`), over
+    # each service's defaults. Control Center: `JasperConfig` keys; ThingSpace: username_field.
+    carrier_options: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
     # What ThingSpace echoes in every callback body; the password is encrypted like the rest.
     callback_username: Mapped[str | None] = mapped_column(String(100))
     callback_password_encrypted: Mapped[str | None] = mapped_column(Text)

@@ -4,9 +4,11 @@ The adapter decides where the carrier keeps the username (a configured custom fi
 carrier that takes the two in separate asynchronous requests, one device change runs them one
 after the other: the first request's confirmed result queues the device change again with
 ``params["phase"]`` naming the next (:class:`NextPhase`), and only the last ends it
-``Success``. A value that is None is left as it is (a change with only a cost center sends
-only the cost-center request). The carrier's view cannot show it: an interrupted attempt is
-sent again (the same value twice is the same change).
+``Success``. On a carrier whose capability says one request carries both
+(``single_request``), :func:`plan` sets the one phase ``username_and_cost_center`` when the
+first attempt starts: one request, confirmed once. A value that is None is left as it is (a
+change with only a cost center sends only the cost center). The carrier's view cannot show it:
+an interrupted attempt is sent again (the same value twice is the same change).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from devicebulk_common.carriers.base import (
     DeviceRef,
     SyncActionResult,
 )
+from devicebulk_common.carriers.capabilities import OperationCapability
 from devicebulk_common.operation_specs.spec import Confirmed, NextPhase, OperationSpec, Params
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 USERNAME_PHASE = "custom_fields"
 COST_CENTER_PHASE = "cost_center"
+BOTH_PHASE = "username_and_cost_center"  # one request carries both
 
 
 class EditUsernameParams(Params):
@@ -40,6 +44,8 @@ class EditUsernameParams(Params):
 
 def phases(params: Mapping[str, Any]) -> list[str]:
     """The carrier requests the change needs, in order."""
+    if params.get("phase") == BOTH_PHASE:
+        return [BOTH_PHASE]
     out = []
     if params.get("username") is not None:
         out.append(USERNAME_PHASE)
@@ -57,6 +63,13 @@ def phase(params: Mapping[str, Any]) -> str | None:
     return steps[0] if steps else None
 
 
+def plan(params: Mapping[str, Any], capability: OperationCapability) -> dict[str, Any] | None:
+    """One step where one request of the carrier carries both values (set once, at the start)."""
+    if not capability.single_request or params.get("phase") or not phases(params):
+        return None
+    return {**params, "phase": BOTH_PHASE}
+
+
 def key(params: Mapping[str, Any]) -> Hashable:
     # Both values in the key: a batch shares its step and everything the steps send.
     return (phase(params), params.get("username"), params.get("cost_center"))
@@ -66,6 +79,10 @@ async def send(
     adapter: CarrierAdapter, devices: Sequence[DeviceRef], params: Mapping[str, Any]
 ) -> AsyncRequestAccepted | SyncActionResult:
     step = phase(params)
+    if step == BOTH_PHASE:
+        return await adapter.set_username_and_cost_center(
+            devices, username=params.get("username"), cost_center=params.get("cost_center")
+        )
     if step == USERNAME_PHASE:
         return await adapter.set_username(devices, params["username"])
     if step == COST_CENTER_PHASE:
@@ -80,11 +97,11 @@ async def apply(
     steps = phases(params)
     step = phase(params)
     done = dict(dc.result or {})
-    if step == USERNAME_PHASE:
+    if step in (USERNAME_PHASE, BOTH_PHASE) and params.get("username") is not None:
         done["username"] = params["username"]
         if device is not None:
             device.username = params["username"]
-    elif step == COST_CENTER_PHASE:
+    if step in (COST_CENTER_PHASE, BOTH_PHASE) and params.get("cost_center") is not None:
         done["cost_center"] = params["cost_center"]
         if device is not None:
             device.cost_center = params["cost_center"]
@@ -101,4 +118,5 @@ SPEC = OperationSpec(
     send=send,
     capability=ops.EDIT_USERNAME,
     key=key,
+    plan=plan,
 )

@@ -27,6 +27,7 @@ from devicebulk_common.carriers.base import (
     DeviceRef,
     SyncActionResult,
 )
+from devicebulk_common.carriers.capabilities import OperationCapability
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,6 +108,10 @@ Send = Callable[
 # What the carrier's view of the device (None: not listed) says: (verdict, note).
 Shown = Callable[[Mapping[str, Any], "CarrierDevice | None"], "tuple[Verdict, str]"]
 BatchKey = Callable[[Mapping[str, Any]], Hashable | None]
+# The params this carrier runs, given its capability for the operation (e.g. the steps it
+# takes), or None to keep them. Called when an attempt starts; the worker stores the result,
+# so every later path (the answer, the resume check, the watchdog, a callback) reads the same.
+Plan = Callable[[Mapping[str, Any], OperationCapability], "dict[str, Any] | None"]
 
 
 def alone(params: Mapping[str, Any]) -> Hashable | None:
@@ -132,6 +137,8 @@ class OperationSpec:
     max_devices: int = 10_000
     # None: the carrier's view cannot show it; an interrupted attempt is sent again.
     shown: Shown | None = None
+    # None: the params are the same for every carrier.
+    plan: Plan | None = None
 
     @property
     def local(self) -> bool:

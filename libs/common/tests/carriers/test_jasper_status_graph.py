@@ -58,7 +58,7 @@ def test_the_graph_and_the_targets_are_configurable():
     assert DEFAULT_GRAPH.refusal("ACTIVATED", "DEACTIVATED") is None
     with pytest.raises(ValueError, match="unknown SIM statuses"):
         StatusGraph.from_table({"ACTIVE": ["SUSPENDED"]})
-    with pytest.raises(ValueError, match="unknown Control Center settings"):
+    with pytest.raises(ValueError, match="unknown Control Center options"):
         JasperConfig.from_mapping({"usernme_field": "accountCustom1"})
 
 

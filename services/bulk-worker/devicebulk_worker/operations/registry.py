@@ -6,6 +6,10 @@ whose carrier parameters are identical (the spec's ``key``), sent as one carrier
 most the spec's ``max_devices`` and the carrier's own limit (its declared capabilities). An
 operation whose ``key`` is ``None`` runs each device change alone. A database operation needs
 no carrier: its spec's ``apply`` changes our records in the worker's transaction.
+
+When an attempt starts, the spec's ``plan`` fits the params to the carrier's capability for the
+operation (:func:`planned`; EditUsername: one step where one request carries both values), and
+the worker stores them with the attempt, so every later path reads the same steps.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from devicebulk_common.carriers import (
     PermanentCarrierError,
     SyncActionResult,
 )
-from devicebulk_common.carriers.capabilities import UnsupportedOperation
-from devicebulk_common.models import BulkChange, Device, DeviceChange
+from devicebulk_common.carriers.capabilities import CarrierCapabilities, UnsupportedOperation
+from devicebulk_common.models import BulkChange, Device, DeviceChange, ServiceProvider
 from devicebulk_common.operation_specs import SPECS, OperationSpec
+from devicebulk_common.providers import InvalidCarrierOptions, capabilities_of, provider_config
 from devicebulk_worker.operations.legacy import with_carrier_params
 
 
@@ -87,6 +92,26 @@ async def send(adapter: CarrierAdapter, jobs: Sequence[Job]) -> Outcome:
         return await spec.send(adapter, [j.device for j in jobs], jobs[0].params)
     except ValueError as exc:
         raise PermanentCarrierError(str(exc), code=INVALID_REQUEST) from exc
+
+
+def carrier_capabilities(provider: ServiceProvider) -> CarrierCapabilities | None:
+    """What the provider's carrier can do, from its stored options (None: they are invalid;
+    building its adapter fails the attempt with the reason)."""
+    try:
+        return capabilities_of(provider.integration, provider_config(provider))
+    except (InvalidCarrierOptions, ValueError):
+        return None
+
+
+def planned(
+    params: dict[str, Any], capabilities: CarrierCapabilities | None
+) -> dict[str, Any] | None:
+    """The params fitted to the carrier (its capability for the operation), or None: as they are."""
+    spec = SPECS.get(params.get("op", ""))
+    if spec is None or spec.plan is None or capabilities is None:
+        return None
+    capability = capabilities.operations.get(spec.capability or spec.name)
+    return spec.plan(params, capability) if capability is not None else None
 
 
 def known(op: str) -> bool:

@@ -15,6 +15,7 @@ _NO_CALL = "Control Center has no REST call for it"
 
 def capabilities(config: JasperConfig) -> CarrierCapabilities:
     def edit(operation: str, *, dated: bool, note: str) -> OperationCapability:
+        # One PUT carries every field it changes (EditUsername: both custom fields at once).
         return OperationCapability(
             operation=operation,
             result="sync",
@@ -22,6 +23,7 @@ def capabilities(config: JasperConfig) -> CarrierCapabilities:
             confirmed_by=("read_back", "audit_trail"),
             dated=dated,
             note=note,
+            single_request=True,
         )
 
     return CarrierCapabilities(

@@ -71,27 +71,24 @@ class JasperConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> JasperConfig:
-        """From plain values (JSON): sets become frozensets, dates are ISO strings, the graph
-        is `{"status_transitions": {...}, "status_targets": [...]}`."""
-        known = {f.name for f in fields(cls)}
+        """From plain values (JSON): sets are lists, dates ISO strings, the graph
+        `{"status_transitions": {...}, "status_targets": [...]}`. Unknown names and values of
+        the wrong type are refused (ValueError naming the option)."""
+        known = {f.name for f in fields(cls)} - {"status_graph"}
         values = dict(values)
         transitions = values.pop("status_transitions", None)
         targets = values.pop("status_targets", None)
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown Control Center settings: {sorted(unknown)}")
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            if key.endswith(("_statuses", "_codes")):
-                value = frozenset(value)
-            elif key == "inventory_since" and isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            out[key] = value
-        if transitions is not None or targets is not None:
-            out["status_graph"] = StatusGraph.from_table(
-                transitions if transitions is not None else DEFAULT_GRAPH.transitions, targets
+            raise ValueError(
+                f"unknown Control Center options: {sorted(unknown)} (known: "
+                f"{sorted(known | {'status_transitions', 'status_targets'})})"
             )
-        config = replace(cls(), **out)
+        defaults = cls()
+        out = {key: _typed(key, value, getattr(defaults, key)) for key, value in values.items()}
+        if transitions is not None or targets is not None:
+            out["status_graph"] = _graph(transitions, targets)
+        config = replace(defaults, **out)
         config.check()
         return config
 
@@ -108,3 +105,74 @@ class JasperConfig:
             raise ValueError("custom_field_max_length must be at least 1")
         if self.username_field == self.cost_center_field:
             raise ValueError("the username and cost center fields must differ")
+        from .wire import CUSTOM_FIELDS  # wire.py imports this module
+
+        for name in ("username_field", "cost_center_field"):
+            if getattr(self, name) not in CUSTOM_FIELDS:
+                raise ValueError(
+                    f"{name} must be a custom field: accountCustom1..10, operatorCustom1..5 "
+                    "or customerCustom1..5"
+                )
+        if self.effective_date_style not in ("datetime", "date"):
+            raise ValueError("effective_date_style must be 'datetime' or 'date'")
+        if self.search_window_days is not None and self.search_window_days < 1:
+            raise ValueError("search_window_days must be at least 1 (or null)")
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the option's type (the type of its default), or ValueError."""
+    wrong = ValueError(f"option {key}: {value!r} is not a {type(default).__name__}")
+    if key == "search_window_days":
+        if value is None:
+            return None
+        default = 0
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if isinstance(default, frozenset):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"option {key}: {value!r} is not a list of strings")
+        return frozenset(value)
+    if isinstance(default, datetime):
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValueError(f"option {key}: {value!r} is not an ISO date-time")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise wrong  # pragma: no cover - every field's type is handled above
+
+
+def _graph(transitions: Any, targets: Any) -> StatusGraph:
+    if transitions is not None and not (
+        isinstance(transitions, Mapping)
+        and all(
+            isinstance(to, list) and all(isinstance(t, str) for t in to)
+            for to in transitions.values()
+        )
+    ):
+        raise ValueError(
+            "option status_transitions: a mapping of SIM status to a list of SIM statuses, "
+            'e.g. {"ACTIVATED": ["DEACTIVATED"]}'
+        )
+    if targets is not None and not (
+        isinstance(targets, list) and all(isinstance(t, str) for t in targets)
+    ):
+        raise ValueError("option status_targets: a list of SIM statuses")
+    return StatusGraph.from_table(
+        transitions if transitions is not None else DEFAULT_GRAPH.transitions, targets
+    )

@@ -98,6 +98,23 @@ class JasperCarrier:
     ) -> AsyncRequestAccepted | SyncActionResult:
         return await self._edit(devices, {self.jasper.config.cost_center_field: cost_center or ""})
 
+    async def set_username_and_cost_center(
+        self, devices: Sequence[DeviceRef], *, username: str | None, cost_center: str | None
+    ) -> AsyncRequestAccepted | SyncActionResult:
+        """One PUT carrying both custom fields (a None value is not sent)."""
+        config = self.jasper.config
+        fields = {
+            name: value
+            for name, value in (
+                (config.username_field, username),
+                (config.cost_center_field, cost_center),
+            )
+            if value is not None
+        }
+        if not fields:
+            raise ValueError("edit_username needs a username or a cost center")
+        return await self._edit(devices, fields)
+
     def list_devices(
         self, *, device: DeviceRef | None = None, state: str | None = None
     ) -> AsyncIterator[CarrierDevice]:
