@@ -169,6 +169,33 @@ async def test_each_operation_is_one_put_a_device_confirmed_and_recorded(
             assert API_KEY not in text and "Basic " not in text
 
 
+async def test_the_providers_options_choose_the_custom_fields(handler, world, cc, sessionmaker):
+    """A Control Center provider's stored options (here its custom fields) are the adapter's."""
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            text("UPDATE service_provider SET carrier_options = :o WHERE id = :id"),
+            {
+                "o": '{"username_field": "accountCustom5", "cost_center_field": "accountCustom9"}',
+                "id": world.provider.id,
+            },
+        )
+    device = world.devices[0]
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.EDIT_USERNAME,
+        [(device, {"op": "edit_username", "username": "bob", "cost_center": "CC-1"})],
+    )
+    await run(handler, messages)
+
+    (change,) = await changes_of(sessionmaker, messages)
+    assert change.status == "Success", (change.error_code, change.error_message)
+    at_carrier = await cc.device(device.iccid)
+    assert (at_carrier.get("accountCustom5"), at_carrier.get("accountCustom9")) == ("bob", "CC-1")
+    assert not at_carrier.get("accountCustom1")
+    assert len(_puts(await cc.calls(device.iccid))) == 1
+
+
 async def test_a_revoked_key_fails_the_providers_devices_with_no_login_storm(
     handler, world, cc, sessionmaker
 ):

@@ -4,8 +4,10 @@ one device change that ends Success only once both are confirmed."""
 from __future__ import annotations
 
 from change_helpers import add_changes, changes_of, devices_by_id, run, settle, steps_of
+from sqlalchemy import update
 
 from devicebulk_common.contracts import ChangeType
+from devicebulk_common.models import ServiceProvider
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.handler import DeviceChangeHandler
 
@@ -94,6 +96,47 @@ async def test_the_username_goes_into_the_configured_custom_field(
     assert change.status == "Success" and change.result == {"username": "alice"}
     at_carrier = await _carrier_view(carrier, device.iccid)
     assert at_carrier["customFields"] == [{"key": "CustomField3", "value": "alice"}]
+
+
+async def _set_options(sessionmaker, provider_id: int, options: dict) -> None:
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            update(ServiceProvider)
+            .where(ServiceProvider.id == provider_id)
+            .values(carrier_options=options)
+        )
+
+
+async def test_the_providers_own_username_field_wins_and_an_edit_takes_effect(
+    world, carrier, listening, sessionmaker, credentials_key
+):
+    """The provider's stored option beats the worker's default (WORKER_USERNAME_CUSTOM_FIELD),
+    and an edited option gets a fresh adapter (no restart)."""
+    device = world.devices[0]
+    adapters = AdapterPool(
+        credentials_key=credentials_key,
+        timeout_s=5.0,
+        options={"thingspace": {"username_field": "CustomField3"}},
+    )
+    handler = DeviceChangeHandler(sessionmaker, adapters)
+    seen = []
+    try:
+        for field, name in (("CustomField4", "carol"), ("CustomField2", "dave")):
+            await _set_options(sessionmaker, world.provider.id, {"username_field": field})
+            messages = await add_changes(
+                sessionmaker, world, ChangeType.EDIT_USERNAME, [(device, _edit(name, None))]
+            )
+            await run(handler, messages)
+            (change,) = await settle(sessionmaker, messages)
+            assert change.status == "Success", (change.error_code, change.error_message)
+            seen.append((await _carrier_view(carrier, device.iccid))["customFields"])
+    finally:
+        await adapters.aclose()
+        await _set_options(sessionmaker, world.provider.id, {})
+
+    assert {"key": "CustomField4", "value": "carol"} in seen[0]
+    assert {"key": "CustomField2", "value": "dave"} in seen[1]
+    assert not [f for fields in seen for f in fields if f["key"] == "CustomField3"]
 
 
 async def test_a_cost_center_alone_is_one_request(handler, world, carrier, listening, sessionmaker):
