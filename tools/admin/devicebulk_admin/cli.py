@@ -36,6 +36,7 @@ from devicebulk_admin import (
     tenants,
 )
 from devicebulk_admin.errors import AdminError
+from devicebulk_admin.provider_options import parse_options
 from devicebulk_admin.runtime import Sessionmaker, open_database
 from devicebulk_admin.settings import AdminSettings
 from devicebulk_common.carriers import CarrierError
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Credentials come from --credentials-file, else THINGSPACE_CLIENT_KEY, "
         "THINGSPACE_CLIENT_SECRET, THINGSPACE_USERNAME and THINGSPACE_PASSWORD, else a prompt "
         "on a terminal; they are stored encrypted with CREDENTIALS_KEY. --integration jasper: "
-        "JASPER_USERNAME and JASPER_API_KEY, --base-url or JASPER_BASE_URL (.../rws/api/v1).",
+        "JASPER_USERNAME and JASPER_API_KEY, --base-url or JASPER_BASE_URL (.../rws/api/v1). "
+        "--option key=value: the integration's options (docs/jasper.md), checked first.",
     )
     p.add_argument("--id", type=_positive, required=True, help="the portal's ServiceProviderId")
     p.add_argument("--name", required=True)
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit-per-minute", type=_positive)
     p.add_argument("--credentials-file", type=Path, help="JSON with the four credentials")
     p.add_argument("--if-not-exists", action="store_true", help="an existing id is a no-op")
+    maintenance_cli.add_option_arguments(p)
 
     p = sub.add_parser(
         "import-devices",
@@ -192,6 +195,7 @@ async def _create_provider(
         integration=args.integration,
         write_enabled=args.write_enabled,
         rate_limit_per_minute=args.rate_limit_per_minute,
+        carrier_options=parse_options(args.option),
     )
     return await providers.create_provider(
         db,

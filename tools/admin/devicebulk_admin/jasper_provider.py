@@ -23,6 +23,7 @@ from devicebulk_admin import inventory
 from devicebulk_admin.carrier import TIMEOUT
 from devicebulk_admin.credentials import CONTROL_CENTER
 from devicebulk_admin.errors import AdminError
+from devicebulk_admin.provider_options import parse_options
 from devicebulk_admin.providers import (
     ProviderResult,
     ProviderSpec,
@@ -99,6 +100,7 @@ async def create_from_args(
         integration=INTEGRATION,
         write_enabled=args.write_enabled,
         rate_limit_per_minute=args.rate_limit_per_minute,
+        carrier_options=parse_options(args.option),
     )
     return await create_jasper_provider(
         db,
@@ -139,6 +141,7 @@ async def sync_jasper_inventory(
             http=http,
             credentials_key=require_key(credentials_key),
             refusal_cache=InProcessTokenCache(),
+            config=dict(provider.carrier_options or {}),
         )
         async for found in adapter.list_devices():
             result.seen += 1

@@ -11,8 +11,21 @@ from typing import Any
 
 from devicebulk_admin import callback_rotation, keys, provider_admin, purge
 from devicebulk_admin.durations import parse_duration
+from devicebulk_admin.provider_options import parse_options
 from devicebulk_admin.runtime import Sessionmaker
 from devicebulk_admin.settings import AdminSettings
+
+
+def add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an integration option (JSON values allowed, e.g. status_targets='[\"ACTIVATED\"]'); "
+        "repeatable",
+    )
+
 
 Command = Callable[[argparse.Namespace, Sessionmaker, AdminSettings], Awaitable[Any]]
 
@@ -47,11 +60,12 @@ def add_parsers(
     p = sub.add_parser(
         "update-provider",
         parents=[common],
-        help="change a carrier account (writes, rate limit, base URL, credentials)",
+        help="change a carrier account (writes, rate limit, base URL, credentials, options)",
         description="Credentials come from --credentials-file (JSON) or --credentials-from-env "
         "(THINGSPACE_CLIENT_KEY, THINGSPACE_CLIENT_SECRET, THINGSPACE_USERNAME, "
         "THINGSPACE_PASSWORD), never from the command line; replacing them (or the base URL) "
-        "drops the account's cached carrier tokens.",
+        "drops the account's cached carrier tokens. --option key=value sets an integration "
+        "option (docs/jasper.md lists Control Center's), checked before it is stored.",
     )
     p.add_argument("--id", type=positive, required=True)
     writes = p.add_mutually_exclusive_group()
@@ -65,6 +79,14 @@ def add_parsers(
     creds = p.add_mutually_exclusive_group()
     creds.add_argument("--credentials-from-env", action="store_true")
     creds.add_argument("--credentials-file", type=Path, help="JSON with the four credentials")
+    add_option_arguments(p)
+    p.add_argument(
+        "--clear-option",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="remove a stored option (the services' default applies again); repeatable",
+    )
 
     sub.add_parser(
         "list-providers", parents=[common], help="the carrier accounts, without any secret"
@@ -133,6 +155,8 @@ async def _update_provider(
         credentials=provider_admin.changes_credentials(
             from_env=args.credentials_from_env, credentials_file=args.credentials_file
         ),
+        options=parse_options(args.option),
+        clear_options=tuple(args.clear_option),
     )
     return await provider_admin.update_provider(
         db, provider_id=args.id, changes=changes, credentials_key=_key(settings)

@@ -4,13 +4,18 @@ show every account without any secret.
 Replacing the credentials (from a JSON file or the THINGSPACE_* variables, never the command
 line) drops the account's cached carrier tokens in the same transaction, so no process goes
 on with a token of the old credentials; the workers build a fresh adapter for an edited
-provider (their adapters are keyed by base URL, credentials and rate limit).
+provider (their adapters are keyed by base URL, credentials, rate limit and options).
+
+`--option key=value` sets one of the integration's options (`--clear-option key` returns it to
+the services' default); the options as they would be stored are checked by the integration
+first (`provider_options.check_options`), and refused ones change nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from devicebulk_admin.errors import AdminError
+from devicebulk_admin.provider_options import check_options
 from devicebulk_admin.providers import check_url, credentials_from_env, credentials_from_file
 from devicebulk_admin.runtime import Sessionmaker, require_key
 from devicebulk_common.carriers.thingspace import token_key_prefix
@@ -36,6 +42,9 @@ class ProviderChanges:
     rate_limit_per_minute: int | None = _NOT_GIVEN  # None clears the limit
     base_url: str | None = None
     credentials: Callable[[], dict[str, str]] | None = None
+    # Integration options to set (over the stored ones) and to remove.
+    options: Mapping[str, Any] = field(default_factory=dict)
+    clear_options: tuple[str, ...] = ()
 
     def empty(self) -> bool:
         return (
@@ -43,7 +52,15 @@ class ProviderChanges:
             and self.rate_limit_per_minute is _NOT_GIVEN
             and self.base_url is None
             and self.credentials is None
+            and not self.options
+            and not self.clear_options
         )
+
+    def options_over(self, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+        out = {**(stored or {}), **self.options}
+        for key in self.clear_options:
+            out.pop(key, None)
+        return out
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class UpdateResult:
     write_enabled: bool
     rate_limit_per_minute: int | None
     base_url: str
+    carrier_options: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         if not self.changed:
@@ -61,6 +79,8 @@ class UpdateResult:
         text = f"updated provider {self.id}: {', '.join(self.changed)}"
         if "credentials" in self.changed or "base_url" in self.changed:
             text += f"; {self.tokens_dropped} cached carrier token(s) dropped"
+        if "carrier_options" in self.changed:
+            text += f"; options now {json.dumps(self.carrier_options, sort_keys=True)}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,8 +126,8 @@ async def update_provider(
     if changes.empty():
         raise AdminError(
             "nothing to change: pass --writes-enabled/--writes-disabled, "
-            "--rate-limit-per-minute, --no-rate-limit, --base-url, --credentials-from-env or "
-            "--credentials-file"
+            "--rate-limit-per-minute, --no-rate-limit, --base-url, --credentials-from-env, "
+            "--credentials-file, --option or --clear-option"
         )
     values: dict[str, Any] = {}
     if changes.base_url is not None:
@@ -133,6 +153,12 @@ async def update_provider(
             del values["base_url"]
         if changes.credentials is not None:
             values["credentials_encrypted"] = encrypt_json(key, new_credentials)
+        if changes.options or changes.clear_options:
+            options = check_options(
+                provider.integration, changes.options_over(provider.carrier_options)
+            )
+            if options != (provider.carrier_options or {}):
+                values["carrier_options"] = options
         changed = ["credentials" if k == "credentials_encrypted" else k for k in values]
         dropped = 0
         if "credentials_encrypted" in values or "base_url" in values:
@@ -150,6 +176,7 @@ async def update_provider(
                 "rate_limit_per_minute", provider.rate_limit_per_minute
             ),
             base_url=values.get("base_url", provider.base_url),
+            carrier_options=dict(values.get("carrier_options", provider.carrier_options) or {}),
         )
 
 
@@ -171,6 +198,7 @@ class ProviderRow:
     callback_registered: bool
     previous_callback_valid_until: datetime | None
     updated_at: datetime
+    carrier_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,9 +216,11 @@ class ProviderList:
             if p.previous_callback_valid_until is not None:
                 until = p.previous_callback_valid_until.isoformat(timespec="seconds")
                 callback += f" (previous credentials until {until})"
+            options = json.dumps(p.carrier_options, sort_keys=True) if p.carrier_options else ""
             lines.append(
                 f"{p.id}\t{p.name}\t{p.integration} {p.account_name} at {p.base_url}\t"
                 f"{writes}, {limit}, {callback}"
+                + (f"\toptions {options}" if options else "\tdefault options")
             )
         return "\n".join(lines)
 
@@ -214,6 +244,7 @@ async def list_providers(sessionmaker: Sessionmaker) -> ProviderList:
                     sp.callback_path_secret_sha256.is_not(None).label("callback_registered"),
                     sp.callback_previous_valid_until,
                     sp.updated_at,
+                    sp.carrier_options,
                 ).order_by(sp.id)
             )
         ).all()
@@ -230,6 +261,7 @@ async def list_providers(sessionmaker: Sessionmaker) -> ProviderList:
                 callback_registered=bool(r.callback_registered),
                 previous_callback_valid_until=r.callback_previous_valid_until,
                 updated_at=r.updated_at,
+                carrier_options=dict(r.carrier_options or {}),
             )
             for r in rows
         ]

@@ -6,14 +6,17 @@ they come from a JSON file, from the environment, or from a prompt on a terminal
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.dialects.postgresql import insert
 
 from devicebulk_admin.credentials import THINGSPACE
 from devicebulk_admin.errors import AdminError
+from devicebulk_admin.provider_options import check_options
 from devicebulk_admin.runtime import Sessionmaker, require_key
 from devicebulk_common.crypto import encrypt_json
 from devicebulk_common.db.engine import unit_of_work
@@ -33,6 +36,8 @@ class ProviderSpec:
     integration: str = "thingspace"
     write_enabled: bool = True
     rate_limit_per_minute: int | None = None
+    # The integration's options (`--option key=value`), checked by the integration.
+    carrier_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class ProviderResult:
     write_enabled: bool
     rate_limit_per_minute: int | None
     created: bool
+    carrier_options: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         if not self.created:
@@ -53,7 +59,8 @@ class ProviderResult:
         limit = self.rate_limit_per_minute or "none"
         return (
             f"created provider {self.id} ({self.name}): {self.integration} account "
-            f"{self.account_name} at {self.base_url}, writes {writes}, rate limit/min {limit}; "
+            f"{self.account_name} at {self.base_url}, writes {writes}, rate limit/min {limit}, "
+            f"options {json.dumps(self.carrier_options, sort_keys=True)}; "
             "credentials stored encrypted"
         )
 
@@ -90,6 +97,7 @@ def check_spec(spec: ProviderSpec) -> ProviderSpec:
     check_url(spec.base_url)
     if spec.rate_limit_per_minute is not None and spec.rate_limit_per_minute <= 0:
         raise AdminError("--rate-limit-per-minute must be a positive integer")
+    check_options(spec.integration, spec.carrier_options)
     return spec
 
 
@@ -103,6 +111,7 @@ def _result(provider: ServiceProvider, created: bool) -> ProviderResult:
         write_enabled=provider.write_enabled,
         rate_limit_per_minute=provider.rate_limit_per_minute,
         created=created,
+        carrier_options=dict(provider.carrier_options or {}),
     )
 
 
@@ -136,6 +145,7 @@ async def create_provider(
                 write_enabled=spec.write_enabled,
                 rate_limit_per_minute=spec.rate_limit_per_minute,
                 credentials_encrypted=encrypted,
+                carrier_options=dict(spec.carrier_options),
             )
             .on_conflict_do_nothing(index_elements=[ServiceProvider.id])
             .returning(ServiceProvider)
