@@ -92,8 +92,9 @@ def _check_payload(request: BulkChangeRequest, change_type: c.ChangeType) -> Non
 
 async def check_request(
     session: AsyncSession, request: BulkChangeRequest, *, max_devices: int
-) -> tuple[c.ChangeType, ServiceProvider]:
-    """The change type and the provider of a request that passes the whole-request checks."""
+) -> tuple[c.ChangeType, ServiceProvider, integration.Carrier]:
+    """The change type, the provider and its carrier (integration and options) of a request
+    that passes the whole-request checks."""
     change_type = change_type_of(request)
     _check_payload(request, change_type)
     count = device_count(request, change_type)
@@ -103,7 +104,8 @@ async def check_request(
     if provider is None:
         raise Unprocessable(f"ServiceProviderId {request.ServiceProviderId} does not exist.")
     # What the provider's carrier accepts (validation/integration.py).
-    integration.check_change_type(change_type, provider.integration, provider.id)
+    carrier = integration.carrier_of(provider)
+    integration.check_change_type(change_type, carrier)
     if change_type is c.ChangeType.STATUS_UPDATE:
-        integration.check_target(request, provider.integration)
-    return change_type, provider
+        integration.check_target(request, carrier)
+    return change_type, provider, carrier

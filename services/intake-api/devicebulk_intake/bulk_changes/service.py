@@ -60,8 +60,8 @@ async def assess(
     session: AsyncSession, tenant: Tenant, request: BulkChangeRequest, *, max_devices: int
 ) -> tuple[c.ChangeType, list[Verdict], str | None]:
     """The whole-request checks, then a verdict per device, and why it cannot run (if so)."""
-    change_type, provider = await check_request(session, request, max_devices=max_devices)
-    verdicts = await validate(session, tenant.id, request, change_type, provider.integration)
+    change_type, provider, carrier = await check_request(session, request, max_devices=max_devices)
+    verdicts = await validate(session, tenant.id, request, change_type, carrier)
     return change_type, verdicts, cannot_run_reason(change_type, provider)
 
 

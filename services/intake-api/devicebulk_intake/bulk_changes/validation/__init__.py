@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from devicebulk_common.contracts import ChangeType
 from devicebulk_common.models import CustomerRatePlan, CustomerRatePool, RevCustomer
 from devicebulk_common.wire import BulkChangeRequest
-from devicebulk_intake.bulk_changes.validation import inventory, jasper
+from devicebulk_intake.bulk_changes.validation import inventory, jasper, thingspace
 from devicebulk_intake.bulk_changes.validation.archival import archival_rule, deletion_rule
 from devicebulk_intake.bulk_changes.validation.carrier_plan import carrier_plan_rule
 from devicebulk_intake.bulk_changes.validation.common import DeviceSnapshot, Rule, Verdict, judge
@@ -27,19 +27,15 @@ from devicebulk_intake.bulk_changes.validation.identifiers import (
     new_identifiers,
     wanted_identifiers,
 )
-from devicebulk_intake.bulk_changes.validation.integration import (
-    THINGSPACE,
-    is_jasper,
-    jasper_sim_target,
-)
-from devicebulk_intake.bulk_changes.validation.status import (
-    activates,
-    requested_plan,
-    status_update_rule,
-)
-from devicebulk_intake.bulk_changes.validation.username import username_rule
+from devicebulk_intake.bulk_changes.validation.integration import Carrier
 
-__all__ = ["DeviceSnapshot", "Verdict", "validate"]
+__all__ = ["Carrier", "DeviceSnapshot", "Verdict", "validate"]
+
+# Each integration's module: the change types it judges by its own rules, and how.
+BY_INTEGRATION = {
+    "jasper": (jasper.RULES, jasper.judge_devices),
+    "thingspace": (thingspace.RULES, thingspace.judge_devices),
+}
 
 
 async def validate(
@@ -47,20 +43,20 @@ async def validate(
     tenant_id: int,
     request: BulkChangeRequest,
     change_type: ChangeType,
-    integration: str | None = THINGSPACE,
+    carrier: Carrier,
 ) -> list[Verdict]:
     """One verdict per device of ``request`` (already checked as a whole, also against what the
-    provider's ``integration`` accepts), in order."""
+    provider's ``carrier`` accepts), in order: the carrier's integration judges the change
+    types where carriers differ, the rules below the others."""
     provider_id = request.ServiceProviderId
-    if is_jasper(integration) and change_type in JASPER_RULES:
-        return await _jasper(session, tenant_id, request, change_type)
+    own_rules, judge_devices = BY_INTEGRATION[carrier.integration]
+    if change_type in own_rules:
+        return await judge_devices(session, tenant_id, request, change_type, carrier.config)
     if change_type is ChangeType.CHANGE_ICCID_OR_IMEI:
         return await _identifier_changes(session, tenant_id, request)
     rule: Rule
     load = {"count_plan_changes": False, "rev_services": False}
     match change_type:
-        case ChangeType.STATUS_UPDATE:
-            return await _status_update(session, tenant_id, request)
         case ChangeType.CUSTOMER_ASSIGNMENT:
             assert request.RevService is not None
             customers = await inventory.catalogue_states(
@@ -80,9 +76,6 @@ async def validate(
         case ChangeType.ARCHIVAL:
             load["rev_services"] = not request.OverrideValidation
             rule = archival_rule(request.OverrideValidation)
-        case ChangeType.EDIT_USERNAME:
-            assert request.Username is not None
-            rule = username_rule(request.Username)
         case ChangeType.CARRIER_RATE_PLAN_CHANGE:
             assert request.CarrierRatePlanUpdate is not None
             plan = request.CarrierRatePlanUpdate.CarrierRatePlan
@@ -91,52 +84,9 @@ async def validate(
             rule = carrier_plan_rule(plan, states, provider_id)
         case ChangeType.DEVICE_DELETION:
             rule = deletion_rule()
-        case _:  # pragma: no cover - every ChangeType is handled above
+        case _:  # pragma: no cover - every other ChangeType is its integration's (above)
             raise AssertionError(change_type)
     devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices, **load)
-    return judge(request.Devices, devices, rule)
-
-
-async def _status_update(
-    session: AsyncSession, tenant_id: int, request: BulkChangeRequest
-) -> list[Verdict]:
-    """The devices first: an activation without a ServicePlan sends each device's own plan,
-    and every plan it would send is checked against the provider's catalogue."""
-    provider_id = request.ServiceProviderId
-    devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices)
-    plans: dict[str, bool] = {}
-    if activates(request):
-        wanted = requested_plan(request)
-        codes = [wanted] if wanted else [d.carrier_rate_plan for d in devices.values()]
-        plans = await inventory.carrier_plan_states(session, provider_id, filter(None, codes))
-    return judge(request.Devices, devices, status_update_rule(request, plans, provider_id))
-
-
-# The change types a Control Center provider judges by its own rules (jasper.py).
-JASPER_RULES = frozenset(
-    {ChangeType.STATUS_UPDATE, ChangeType.EDIT_USERNAME, ChangeType.CARRIER_RATE_PLAN_CHANGE}
-)
-
-
-async def _jasper(
-    session: AsyncSession, tenant_id: int, request: BulkChangeRequest, change_type: ChangeType
-) -> list[Verdict]:
-    provider_id = request.ServiceProviderId
-    rule: Rule
-    match change_type:
-        case ChangeType.STATUS_UPDATE:
-            rule = jasper.set_status_rule(jasper_sim_target(request))
-        case ChangeType.EDIT_USERNAME:
-            assert request.Username is not None
-            rule = jasper.username_rule(request.Username)
-        case ChangeType.CARRIER_RATE_PLAN_CHANGE:
-            assert request.CarrierRatePlanUpdate is not None
-            plan = request.CarrierRatePlanUpdate.CarrierRatePlan
-            states = await inventory.carrier_plan_states(session, provider_id, [plan])
-            rule = jasper.change_plan_rule(plan, states, provider_id)
-        case _:  # pragma: no cover - JASPER_RULES lists the cases above
-            raise AssertionError(change_type)
-    devices = await inventory.load_devices(session, tenant_id, provider_id, request.Devices)
     return judge(request.Devices, devices, rule)
 
 

@@ -1,100 +1,111 @@
-"""What a provider's ``integration`` (its carrier) lets a bulk change ask for: which change types,
-and for a StatusUpdate which target statuses.
+"""What a provider's carrier lets a bulk change ask for, from its integration and its stored
+options (``service_provider.carrier_options`` over the integration's defaults: the status graph,
+the custom fields and their length), and which module judges its devices.
 
-- ``thingspace`` (Verizon ThingSpace; also any provider stored before integrations existed):
-  every change type; ``TargetStatus`` one of ``Active``, ``Suspend``, ``Restore``, ``Deactive``,
-  ``Inventory``.
-- ``jasper`` (Cisco Control Center): change types 1, 3, 4, 5, 6, 7. 8 and 9 are refused as a
-  whole (a 422 problem): Control Center has no call that changes an ICCID or IMEI or deletes a
-  device. ``TargetStatus`` names a SIM status the integration may set
-  (``status_graph.DEFAULT_TARGETS``): the portal's ``Active``, ``Deactive``, ``Inventory`` mean
-  ``ACTIVATED``, ``DEACTIVATED``, ``INVENTORY`` (``status_graph.PORTAL_TARGETS``), and a SIM
-  status's own name (``ACTIVATED``, ``TEST_READY``, ``RETIRED``, ..., any case) is taken as it is.
+- Change types: one the carrier has no call for (its capabilities' ``unsupported``: Control
+  Center cannot change an ICCID or IMEI or delete a device) is refused as a whole, a 422 problem.
+- StatusUpdate targets: each integration's module reads ``TargetStatus`` its own way
+  (``thingspace.py``: the portal's ``Active``, ``Suspend``, ...; ``jasper.py``: a SIM status of
+  the provider's graph).
+- Devices: the integration's module gives each device its verdict (``thingspace.py``,
+  ``jasper.py``); rules every carrier shares live in their own modules.
 
-These are whole-request checks (one target, one change type for every device): a problem refuses
-the request with a 422 and stores nothing. Each device's transition is judged per device
-(``jasper.py``).
+These are whole-request checks: a problem refuses the request with a 422 and stores nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from devicebulk_common import contracts as c
-from devicebulk_common.carriers.jasper import INTEGRATION as JASPER
-from devicebulk_common.carriers.jasper import JasperConfig
-from devicebulk_common.carriers.jasper.capabilities import capabilities
-from devicebulk_common.carriers.jasper.status_graph import STATUSES, sim_target
+from devicebulk_common.carriers.capabilities import CarrierCapabilities
+from devicebulk_common.models import ServiceProvider
+from devicebulk_common.providers import (
+    CarrierConfig,
+    InvalidCarrierOptions,
+    UnsupportedIntegration,
+    capabilities_of,
+    provider_config,
+)
 from devicebulk_common.wire import BulkChangeRequest
+from devicebulk_intake.bulk_changes.validation import jasper, thingspace
 from devicebulk_intake.errors import Unprocessable, UnsupportedChangeType
 
-THINGSPACE = "thingspace"
-
-# The settings intake judges a Control Center provider by (the adapter's defaults: the status
-# graph, the custom fields and their length).
-JASPER_CONFIG = JasperConfig()
-
-# Control Center's answer to the change types it has no call for, from the adapter's capabilities.
-_NO_CALL = capabilities(JASPER_CONFIG).unsupported
-JASPER_REFUSED: dict[c.ChangeType, str] = {
-    c.ChangeType.CHANGE_ICCID_OR_IMEI: _NO_CALL["change_identifier"],
-    c.ChangeType.DEVICE_DELETION: _NO_CALL["delete"],
+# The carrier operation a change type needs (the others run on any carrier).
+NEEDS: dict[c.ChangeType, str] = {
+    c.ChangeType.CHANGE_ICCID_OR_IMEI: "change_identifier",
+    c.ChangeType.DEVICE_DELETION: "delete",
 }
-JASPER_CHANGE_TYPES = frozenset(c.ChangeType) - frozenset(JASPER_REFUSED)
 
 
-def is_jasper(integration: str | None) -> bool:
-    return integration == JASPER
+@dataclass(frozen=True)
+class Carrier:
+    """What intake judges one provider's requests by."""
+
+    provider_id: int
+    integration: str
+    config: CarrierConfig
+    capabilities: CarrierCapabilities
+
+    @property
+    def name(self) -> str:
+        return NAMES.get(self.integration, self.integration)
 
 
-def accepted_change_types(integration: str | None) -> frozenset[c.ChangeType]:
-    return JASPER_CHANGE_TYPES if is_jasper(integration) else frozenset(c.ChangeType)
+NAMES = {"thingspace": "Verizon ThingSpace", "jasper": "Cisco Control Center"}
 
 
-def jasper_targets() -> list[str]:
-    """The SIM statuses a Control Center StatusUpdate may ask for, in the graph's order."""
-    return [s for s in STATUSES if s in JASPER_CONFIG.status_graph.targets]
+def carrier_of(provider: ServiceProvider) -> Carrier:
+    """The provider's carrier; stored options its integration refuses are a 422 problem
+    naming the fix (they are checked when stored: only a hand-edited row gets here)."""
+    try:
+        config = provider_config(provider)
+        capabilities = capabilities_of(provider.integration, config)
+    except (InvalidCarrierOptions, UnsupportedIntegration) as exc:
+        raise Unprocessable(
+            f"ServiceProviderId {provider.id} cannot take requests: {exc}. An operator fixes "
+            "it with devicebulk-admin update-provider."
+        ) from None
+    return Carrier(provider.id, provider.integration, config, capabilities)
 
 
-def check_change_type(change_type: c.ChangeType, integration: str | None, provider_id: int) -> None:
+def refused_change_types(carrier: Carrier) -> dict[c.ChangeType, str]:
+    """Change types the carrier has no call for, with its reason."""
+    return {
+        change_type: carrier.capabilities.unsupported.get(operation, "the carrier has no call")
+        for change_type, operation in NEEDS.items()
+        if not carrier.capabilities.supports(operation)
+    }
+
+
+def accepted_change_types(carrier: Carrier) -> frozenset[c.ChangeType]:
+    return frozenset(c.ChangeType) - frozenset(refused_change_types(carrier))
+
+
+def check_change_type(change_type: c.ChangeType, carrier: Carrier) -> None:
     """Refuse a change type the provider's carrier has no call for."""
-    if is_jasper(integration) and change_type in JASPER_REFUSED:
-        accepted = sorted(t.value for t in JASPER_CHANGE_TYPES)
+    refused = refused_change_types(carrier)
+    if change_type in refused:
+        accepted = sorted(t.value for t in accepted_change_types(carrier))
         raise UnsupportedChangeType(
             f"ChangeType {change_type.value} ({change_type.name}) is not available for service "
-            f"provider {provider_id}, a Cisco Control Center provider: "
-            f"{JASPER_REFUSED[change_type]}. Accepted for this provider: "
+            f"provider {carrier.provider_id}, a {carrier.name} provider: "
+            f"{refused[change_type]}. Accepted for this provider: "
             f"{', '.join(map(str, accepted))}.",
             supported=accepted,
-            integration=JASPER,
+            integration=carrier.integration,
         )
 
 
-def check_target(request: BulkChangeRequest, integration: str | None) -> None:
+class TargetCheck(Protocol):
+    def __call__(self, request: BulkChangeRequest, config: CarrierConfig) -> None: ...
+
+
+def check_target(request: BulkChangeRequest, carrier: Carrier) -> None:
     """Refuse a StatusUpdate whose TargetStatus the provider's carrier does not know."""
-    assert request.StatusUpdate is not None
-    target = request.StatusUpdate.TargetStatus
-    if not is_jasper(integration):
-        try:
-            c.TargetStatus(target)
-        except ValueError:
-            raise Unprocessable(
-                f"TargetStatus {target!r} is not one of "
-                f"{', '.join(t.value for t in c.TargetStatus)}."
-            ) from None
-        return
-    sim = sim_target(target)
-    if sim is None or sim not in JASPER_CONFIG.status_graph.targets:
-        named = f" (SIM status {sim})" if sim is not None and sim != target else ""
-        raise Unprocessable(
-            f"TargetStatus {target!r}{named} is not a status a Cisco Control Center provider "
-            f"may set; one of {', '.join(jasper_targets())}, or the portal's Active "
-            "(ACTIVATED), Deactive (DEACTIVATED), Inventory (INVENTORY). Control Center has "
-            "no suspended status."
-        )
-
-
-def jasper_sim_target(request: BulkChangeRequest) -> str:
-    """The SIM status of a request that passed :func:`check_target` for Control Center."""
-    assert request.StatusUpdate is not None
-    sim = sim_target(request.StatusUpdate.TargetStatus)
-    assert sim is not None
-    return sim
+    checks: dict[str, TargetCheck] = {
+        "jasper": jasper.check_target,
+        "thingspace": thingspace.check_target,
+    }
+    checks[carrier.integration](request, carrier.config)

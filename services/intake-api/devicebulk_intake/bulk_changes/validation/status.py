@@ -1,9 +1,10 @@
-"""ChangeType 3, StatusUpdate: activate (or only update the place of use of a device that is
-already active), suspend, restore, deactivate, add to the carrier's inventory."""
+"""ChangeType 3, StatusUpdate with the portal's targets: activate (or only update the place of
+use of a device that is already active), suspend, restore, deactivate, add to the carrier's
+inventory. What an activation needs is the carrier's (``ActivationCheck``: ``thingspace.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from devicebulk_common import operations as ops
@@ -90,8 +91,15 @@ def carrier_params(ts: ThingSpaceStatusParams | None) -> dict[str, Any]:
     }
 
 
+# What an activation with (service plan, ZIP code) lacks at the carrier, or None.
+ActivationCheck = Callable[[str | None, str | None], str | None]
+
+
 def status_update_rule(
-    request: BulkChangeRequest, plans: Mapping[str, bool], provider_id: int
+    request: BulkChangeRequest,
+    plans: Mapping[str, bool],
+    provider_id: int,
+    activation_problem: ActivationCheck,
 ) -> Rule:
     """``plans``: ``{code: is_active}`` of the provider's carrier plans among those the
     activation would send (the requested plan, or the devices' own): each is checked against
@@ -125,10 +133,9 @@ def status_update_rule(
         if op != ops.ACTIVATE:
             return plain
         plan = wanted_plan or device.carrier_rate_plan
-        if not plan:
-            return "activation needs a service plan (ThingSpaceStatusUpdate.ServicePlan)"
-        if not zip_code:
-            return "activation needs a ZIP code (ThingSpaceStatusUpdate.ZipCode)"
+        if lacking := activation_problem(plan, zip_code):
+            return lacking
+        assert plan is not None
         if problem := plan_problem(plan, plans, provider_id):
             return problem if wanted_plan else f"{problem} (the device's own plan)"
         if (params := activations.get(plan)) is None:

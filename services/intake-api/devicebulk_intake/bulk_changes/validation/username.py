@@ -1,31 +1,48 @@
-"""ChangeType 6, EditUsername: the username (in a ThingSpace custom field) and the cost center."""
+"""ChangeType 6, EditUsername: the username and the cost center, each bounded by what the
+provider's carrier takes (its integration's module gives the :class:`Limits`: ``thingspace.py``,
+``jasper.py``) within our columns'."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from devicebulk_common import operations as ops
 from devicebulk_common.models import bounds
 from devicebulk_common.wire import UsernamePayload
 from devicebulk_intake.bulk_changes.validation.common import Rule, fail_all
 
-# ThingSpace's limits (a custom field's value, the cost center code), within our columns'.
-MAX_USERNAME = bounds.USERNAME_MAX
-MAX_COST_CENTER = bounds.COST_CENTER_MAX
+
+@dataclass(frozen=True)
+class Limits:
+    """The longest username and cost center the carrier takes, and where each goes (for the
+    reason a too-long value is given: "Control Center's custom field accountCustom1")."""
+
+    username: int
+    cost_center: int
+    username_where: str
+    cost_center_where: str
+
+    def within_columns(self) -> Limits:
+        return Limits(
+            min(self.username, bounds.USERNAME_MAX),
+            min(self.cost_center, bounds.COST_CENTER_MAX),
+            self.username_where,
+            self.cost_center_where,
+        )
 
 
-def username_rule(payload: UsernamePayload) -> Rule:
+def username_rule(payload: UsernamePayload, limits: Limits) -> Rule:
+    limits = limits.within_columns()
     username = payload.NewUsername or None
     cost_center = payload.CostCenter or None
     if username is None and cost_center is None:
         return fail_all("Username names neither a NewUsername nor a CostCenter: nothing to change")
-    if username is not None and len(username) > MAX_USERNAME:
-        return fail_all(
-            f"NewUsername is {len(username)} characters; ThingSpace's custom field takes "
-            f"at most {MAX_USERNAME}"
-        )
-    if cost_center is not None and len(cost_center) > MAX_COST_CENTER:
-        return fail_all(
-            f"CostCenter is {len(cost_center)} characters; ThingSpace takes at most "
-            f"{MAX_COST_CENTER}"
-        )
+    fields = (
+        ("NewUsername", username, limits.username, limits.username_where),
+        ("CostCenter", cost_center, limits.cost_center, limits.cost_center_where),
+    )
+    for name, value, limit, where in fields:
+        if value is not None and len(value) > limit:
+            return fail_all(f"{name} is {len(value)} characters; {where} takes at most {limit}")
     params = {"op": ops.EDIT_USERNAME, "username": username, "cost_center": cost_center}
     return lambda device: params
