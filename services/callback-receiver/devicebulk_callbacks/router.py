@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from devicebulk_callbacks.group_commit import StoreFailed, Unstorable
 from devicebulk_callbacks.providers import AuthFailure
 from devicebulk_common.callback_records import MalformedCallback
-from devicebulk_common.carriers.callback_parsers import parser_for
+from devicebulk_common.carriers.callback_parsers import parser_for, receives_callbacks
 from devicebulk_common.logging import bound
 
 log = structlog.get_logger(__name__)
@@ -171,8 +171,10 @@ _CALLBACK_SCHEMA = {
     },
     responses={
         400: _documented(
-            "Not a ThingSpace callback, or one that can never be stored (not JSON, nested too "
-            "deep, a NUL character or lone surrogate, a value too long): never worth resending"
+            "Not a callback of the provider's integration (the integration picks the parser; "
+            "one without callbacks, such as Control Center, refuses every body), or one that "
+            "can never be stored (not JSON, nested too deep, a NUL character or lone "
+            "surrogate, a value too long): never worth resending"
         ),
         401: _documented(
             "The callback's credentials do not match the provider's, or are the ones a "
@@ -209,6 +211,16 @@ async def thingspace_callback(
     if path_failure is AuthFailure.EXPIRED:
         _auth_failed(request, provider, path_failure)
         return _expired()
+    if not receives_callbacks(creds.integration):
+        # Its results are synchronous (Control Center): nothing it could send is stored.
+        CALLBACKS.labels("malformed").inc()
+        log.warning("callback for an integration without callbacks", provider=provider)
+        return _problem(
+            400,
+            "Malformed callback",
+            f"Service provider {provider} is a {creds.integration} provider, which receives no "
+            "callbacks (its results are confirmed by reading its devices back).",
+        )
     try:
         raw = await request.body()
     except ClientDisconnect:  # gone, or cut off by the body guard (which answered already)

@@ -206,7 +206,7 @@ async def test_the_providers_integration_picks_the_callback_parser(
     dc = scenario.changes[0]
     answer = await receiver.post(scenario.url, json=activation_callback(dc.iccid, "req-cc"))
     assert answer.status_code == 400
-    assert "jasper provider receives no callbacks" in answer.json()["detail"]
+    assert "is a jasper provider, which receives no callbacks" in answer.json()["detail"]
     async with sessionmaker() as s:
         stored = await s.scalar(
             select(func.count())

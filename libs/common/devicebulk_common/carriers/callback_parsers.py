@@ -15,6 +15,10 @@ Parser = Callable[[Any], ParsedCallback]
 PARSERS: dict[str, Parser] = {"thingspace": thingspace_callbacks.parse}
 
 
+def receives_callbacks(integration: str) -> bool:
+    return integration in PARSERS
+
+
 def parser_for(integration: str) -> Parser:
     """The parser of ``integration``'s callbacks; one that sends none refuses every body."""
     parser = PARSERS.get(integration)

@@ -40,7 +40,7 @@ DATA_ALLOCATION_MB_MIN, DATA_ALLOCATION_MB_MAX = 0, INT4_MAX
 # ---- string lengths (from the columns) -----------------------------------------------------------
 SERVICE_PLAN_MAX = min(column_length(Device.carrier_rate_plan), column_length(CarrierRatePlan.code))
 REV_CUSTOMER_ID_MAX = column_length(RevCustomer.id)
-USERNAME_MAX = min(column_length(Device.username), 50)  # ThingSpace's custom field holds 50
+USERNAME_MAX = column_length(Device.username)  # each carrier bounds it further (its config)
 COST_CENTER_MAX = column_length(Device.cost_center)
 DEVICE_KEY_MAX = column_length(DeviceChange.iccid)
 USER_EMAIL_MAX = column_length(BulkChange.created_by)
