@@ -37,7 +37,13 @@ from devicebulk_common.models import (
 )
 from devicebulk_worker.durable import RETRYABLE
 from devicebulk_worker.operations import Job, known
-from devicebulk_worker.operations.registry import carrier_capabilities, job_for, planned
+from devicebulk_worker.operations.registry import (
+    INVALID_OPTIONS,
+    carrier_capabilities,
+    is_local,
+    job_for,
+    planned,
+)
 from devicebulk_worker.recording import ACTOR
 from devicebulk_worker.retry import TIER_BOUNDS_S, asks_first, schedule_retry
 
@@ -250,6 +256,10 @@ async def start_batch(
                     )
                 )
                 continue
+            found = capabilities[provider.id]
+            if isinstance(found, str) and not is_local(op):
+                unknown.append(Finish(dc.id, c.DeviceChangeStatus.FAILED, INVALID_OPTIONS, found))
+                continue
             dc.attempts += 1
             resumed = status is c.DeviceChangeStatus.PROCESSING or (
                 status in (c.DeviceChangeStatus.RETRY, c.DeviceChangeStatus.QUEUED)
@@ -270,7 +280,7 @@ async def start_batch(
                     + (" (the last one's outcome is unknown: asking first)" if resumed else ""),
                 }
             )
-            if (fitted := planned(dc.params or {}, capabilities[provider.id])) is not None:
+            if not isinstance(found, str) and (fitted := planned(dc.params or {}, found)):
                 dc.params = fitted  # stored with the attempt: every later path reads it
             job = job_for(dc, bulk, devices.get(dc.device_id) if dc.device_id else None)
             started.append(Started(job, provider, resumed, bulk.tenant_id))

@@ -196,6 +196,29 @@ async def test_the_providers_options_choose_the_custom_fields(handler, world, cc
     assert len(_puts(await cc.calls(device.iccid))) == 1
 
 
+async def test_stored_options_the_integration_refuses_fail_the_changes_with_the_reason(
+    handler, world, cc, sessionmaker
+):
+    """A hand-edited row the admin CLI would have refused: no call, a named reason."""
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            text("UPDATE service_provider SET carrier_options = :o WHERE id = :id"),
+            {"o": '{"page_size": 500}', "id": world.provider.id},
+        )
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        ChangeType.STATUS_UPDATE,
+        [(world.devices[0], {"op": "set_status", "status": "DEACTIVATED"})],
+    )
+    await run(handler, messages)
+
+    (change,) = await changes_of(sessionmaker, messages)
+    assert (change.status, change.error_code) == ("Failed", "Provider.InvalidOptions")
+    assert "page_size must be 1..50" in change.error_message
+    assert await cc.calls(world.devices[0].iccid) == []
+
+
 async def test_a_revoked_key_fails_the_providers_devices_with_no_login_storm(
     handler, world, cc, sessionmaker
 ):

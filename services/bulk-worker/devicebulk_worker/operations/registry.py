@@ -94,21 +94,26 @@ async def send(adapter: CarrierAdapter, jobs: Sequence[Job]) -> Outcome:
         raise PermanentCarrierError(str(exc), code=INVALID_REQUEST) from exc
 
 
-def carrier_capabilities(provider: ServiceProvider) -> CarrierCapabilities | None:
-    """What the provider's carrier can do, from its stored options (None: they are invalid;
-    building its adapter fails the attempt with the reason)."""
+INVALID_OPTIONS = "Provider.InvalidOptions"
+
+
+def carrier_capabilities(provider: ServiceProvider) -> CarrierCapabilities | str:
+    """What the provider's carrier can do, from its stored options; or why they are refused
+    (checked when stored: only a hand-edited row gets here), the reason its carrier device
+    changes fail with rather than an adapter that cannot be built."""
     try:
         return capabilities_of(provider.integration, provider_config(provider))
-    except (InvalidCarrierOptions, ValueError):
-        return None
+    except (InvalidCarrierOptions, ValueError) as exc:
+        return (
+            f"service provider {provider.id}'s carrier options are refused: {exc} "
+            "(devicebulk-admin update-provider fixes them)"
+        )
 
 
-def planned(
-    params: dict[str, Any], capabilities: CarrierCapabilities | None
-) -> dict[str, Any] | None:
+def planned(params: dict[str, Any], capabilities: CarrierCapabilities) -> dict[str, Any] | None:
     """The params fitted to the carrier (its capability for the operation), or None: as they are."""
     spec = SPECS.get(params.get("op", ""))
-    if spec is None or spec.plan is None or capabilities is None:
+    if spec is None or spec.plan is None:
         return None
     capability = capabilities.operations.get(spec.capability or spec.name)
     return spec.plan(params, capability) if capability is not None else None
