@@ -15,7 +15,6 @@ from devicebulk_common.models import CustomerRatePlan, CustomerRatePool, RevCust
 from devicebulk_common.wire import BulkChangeRequest
 from devicebulk_intake.bulk_changes.validation import inventory, jasper, thingspace
 from devicebulk_intake.bulk_changes.validation.archival import archival_rule, deletion_rule
-from devicebulk_intake.bulk_changes.validation.carrier_plan import carrier_plan_rule
 from devicebulk_intake.bulk_changes.validation.common import DeviceSnapshot, Rule, Verdict, judge
 from devicebulk_intake.bulk_changes.validation.customer import (
     assign_customer_rule,
@@ -55,7 +54,7 @@ async def validate(
     if change_type is ChangeType.CHANGE_ICCID_OR_IMEI:
         return await _identifier_changes(session, tenant_id, request)
     rule: Rule
-    load = {"count_plan_changes": False, "rev_services": False}
+    load = {"rev_services": False}
     match change_type:
         case ChangeType.CUSTOMER_ASSIGNMENT:
             assert request.RevService is not None
@@ -76,12 +75,6 @@ async def validate(
         case ChangeType.ARCHIVAL:
             load["rev_services"] = not request.OverrideValidation
             rule = archival_rule(request.OverrideValidation)
-        case ChangeType.CARRIER_RATE_PLAN_CHANGE:
-            assert request.CarrierRatePlanUpdate is not None
-            plan = request.CarrierRatePlanUpdate.CarrierRatePlan
-            states = await inventory.carrier_plan_states(session, provider_id, [plan])
-            load["count_plan_changes"] = bool(states.get(plan))
-            rule = carrier_plan_rule(plan, states, provider_id)
         case ChangeType.DEVICE_DELETION:
             rule = deletion_rule()
         case _:  # pragma: no cover - every other ChangeType is its integration's (above)

@@ -1,5 +1,6 @@
 """The rules of a Verizon ThingSpace provider (integration ``thingspace``, and any provider
-stored before integrations existed) where carriers differ: 3 StatusUpdate and 6 EditUsername.
+stored before integrations existed) where carriers differ: 3 StatusUpdate, 6 EditUsername and
+7 CarrierRatePlanChange.
 
 - **3**: ``TargetStatus`` is one of the portal's ``Active``, ``Suspend``, ``Restore``,
   ``Deactive``, ``Inventory`` (each its own ThingSpace call: ``status.py``); an activation needs
@@ -8,18 +9,32 @@ stored before integrations existed) where carriers differ: 3 StatusUpdate and 6 
 - **6**: ``edit_username``: the username goes into the provider's custom field
   (``username_field``, one of CustomField1..5), at most ThingSpace's published custom field
   length; the cost center at most its cost center length (``ThingSpaceConfig``).
+- **7**: ``change_plan`` to an active plan of the provider's catalogue; ThingSpace refuses a plan
+  change on a suspended device and allows at most four a calendar month: both are checked
+  here, before the carrier is called.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
+from devicebulk_common import operations as ops
 from devicebulk_common.carriers.thingspace_config import ThingSpaceConfig
 from devicebulk_common.providers import CarrierConfig
 from devicebulk_common.wire import BulkChangeRequest
 from devicebulk_intake.bulk_changes.validation import inventory
-from devicebulk_intake.bulk_changes.validation.common import Verdict, judge
+from devicebulk_intake.bulk_changes.validation.carrier_plan import plan_problem
+from devicebulk_intake.bulk_changes.validation.common import (
+    DeviceSnapshot,
+    Rule,
+    Verdict,
+    fail_all,
+    judge,
+)
 from devicebulk_intake.bulk_changes.validation.status import (
     activates,
     requested_plan,
@@ -28,7 +43,10 @@ from devicebulk_intake.bulk_changes.validation.status import (
 from devicebulk_intake.bulk_changes.validation.username import Limits, username_rule
 from devicebulk_intake.errors import Unprocessable
 
-RULES = frozenset({c.ChangeType.STATUS_UPDATE, c.ChangeType.EDIT_USERNAME})
+RULES = frozenset(
+    {c.ChangeType.STATUS_UPDATE, c.ChangeType.EDIT_USERNAME, c.ChangeType.CARRIER_RATE_PLAN_CHANGE}
+)
+MAX_PLAN_CHANGES_A_MONTH = 4
 
 
 def _config(config: CarrierConfig) -> ThingSpaceConfig:
@@ -74,6 +92,18 @@ async def judge_devices(
     config: CarrierConfig,
 ) -> list[Verdict]:
     provider_id = request.ServiceProviderId
+    if change_type is c.ChangeType.CARRIER_RATE_PLAN_CHANGE:
+        assert request.CarrierRatePlanUpdate is not None
+        plan = request.CarrierRatePlanUpdate.CarrierRatePlan
+        states = await inventory.carrier_plan_states(session, provider_id, [plan])
+        devices = await inventory.load_devices(
+            session,
+            tenant_id,
+            provider_id,
+            request.Devices,
+            count_plan_changes=bool(states.get(plan)),
+        )
+        return judge(request.Devices, devices, change_plan_rule(plan, states, provider_id))
     if change_type is c.ChangeType.EDIT_USERNAME:
         assert request.Username is not None
         rule = username_rule(request.Username, limits(config))
@@ -90,3 +120,30 @@ async def judge_devices(
         plans = await inventory.carrier_plan_states(session, provider_id, filter(None, codes))
     rule = status_update_rule(request, plans, provider_id, activation_problem)
     return judge(request.Devices, devices, rule)
+
+
+def change_plan_rule(plan: str, states: Mapping[str, bool], provider_id: int) -> Rule:
+    """``states``: the provider's catalogue entries among ``{plan}`` (see :func:`plan_problem`)."""
+    if problem := plan_problem(plan, states, provider_id):
+        return fail_all(problem)
+
+    shared: dict[str | None, dict[str, Any]] = {}  # params by current plan (read-only)
+
+    def rule(device: DeviceSnapshot) -> dict[str, Any] | str:
+        if device.status == c.DeviceStatus.SUSPENDED:
+            return "the carrier does not change the plan of a suspended device"
+        if device.plan_changes_this_month >= MAX_PLAN_CHANGES_A_MONTH:
+            return (
+                f"the plan of this device already changed {device.plan_changes_this_month} "
+                f"times this month; the carrier allows {MAX_PLAN_CHANGES_A_MONTH}"
+            )
+        current = device.carrier_rate_plan
+        if (params := shared.get(current)) is None:
+            params = shared[current] = {
+                "op": ops.CHANGE_PLAN,
+                "service_plan": plan,
+                "current_service_plan": current,
+            }
+        return params
+
+    return rule
