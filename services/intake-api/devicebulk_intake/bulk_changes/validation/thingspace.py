@@ -79,7 +79,9 @@ def limits(config: CarrierConfig) -> Limits:
     return Limits(
         username=ts.custom_field_max_length,
         cost_center=ts.cost_center_max_length,
-        username_where=f"ThingSpace's custom field {ts.username_field}",
+        # Every custom field takes as much; which one is the worker's (the provider's
+        # username_field, else WORKER_USERNAME_CUSTOM_FIELD), so none is named.
+        username_where="ThingSpace's custom field",
         cost_center_where="ThingSpace's cost center",
     )
 
