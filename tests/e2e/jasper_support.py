@@ -232,6 +232,15 @@ async def assert_no_credentials(db: Any, bulk_id: str, fleet: JasperFleet) -> No
     assert not [t for t in texts if "Basic " in t], "an Authorization header in the audit trail"
 
 
+def assert_logs_free_of_credentials(stack: Stack, fleet: JasperFleet) -> None:
+    """No process of the stack logged the API key or the Basic value."""
+    for log in sorted((stack.config.var_dir / "logs").glob("*.log")):
+        if log.name.startswith("jasper-sim"):
+            continue  # the carrier's own log
+        text = log.read_text(errors="replace")
+        assert fleet.api_key not in text and fleet.basic not in text, f"a credential in {log.name}"
+
+
 def carrier_exchange(entries: list[DeviceChangeLog], step: str) -> DeviceChangeLog:
     """The audit row of the device's carrier request at ``step`` holding its texts."""
     found = [e for e in entries if e.step == step and e.request_text]
