@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from change_helpers import add_changes, changes_of
+from change_helpers import add_changes, changes_of, run
 from sqlalchemy import text
 
 from devicebulk_common import contracts as c
@@ -244,3 +244,42 @@ async def test_answer_resume_and_watchdog_record_the_same_device(
     if case.shown:
         # The carrier showed it done: the check recorded it and sent nothing again.
         assert [await cc.puts(d.iccid) for d in world.devices] == [1, 1, 1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: resume.check_many checks a resumed group device by device and raises on the "
+    "first failure; the handler then fails (or retries) every device of the group with it, "
+    "the verdicts already read thrown away",
+)
+async def test_a_resumed_device_the_carrier_shows_done_succeeds_whatever_its_neighbours_check(
+    handler, cc, factory, sessionmaker, credentials_key
+):
+    """Interrupted attempts resumed together are checked one device at a time on Control
+    Center: one device the carrier does not know (20000001) must fail alone, not take down the
+    verdicts of the devices the carrier showed done."""
+    case = CASES[0]
+    world = await _world(factory, sessionmaker, credentials_key, cc, case)
+    gone = (await factory.devices(world.tenant, world.provider, 1, status=case.our_status))[0]
+    done = world.devices[:2]
+    messages = await add_changes(
+        sessionmaker,
+        world,
+        c.ChangeType.STATUS_UPDATE,
+        [(d, case.params) for d in [*done, gone]],
+    )
+    for device, message in zip([*done, gone], messages, strict=True):
+        if device is not gone:
+            await cc.edit(device.iccid, case.sent)
+        await _set(
+            sessionmaker,
+            message.device_change_id,
+            "status = 'Processing', attempts = 1, lease_owner = 'dead-worker', "
+            "lease_expires_at = now() - interval '1 minute'",
+        )
+
+    await run(handler, messages)
+
+    changes = await changes_of(sessionmaker, messages)
+    outcome = [(dc.status, dc.error_code) for dc in changes]
+    assert outcome == [("Success", None), ("Success", None), ("Failed", "20000001")], outcome
