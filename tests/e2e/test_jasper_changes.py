@@ -5,22 +5,16 @@ is far above what the worker sends except where a test is about the cap."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
 from devicebulk_common.carriers.jasper.status_graph import NEUTRAL_STATUS
 from devicebulk_common.db.engine import create_engine, create_sessionmaker
-from devicebulk_common.db.migrate import upgrade
 from devicebulk_common.models import (
     BulkChange,
     CustomerRatePlan,
@@ -29,11 +23,12 @@ from devicebulk_common.models import (
     RevCustomer,
     RevService,
 )
-from devicebulk_devstack.processes import Ports, Stack, StackConfig
+from devicebulk_devstack.processes import Stack
 from devicebulk_devstack.testdata import unique_id
 from tests.e2e.change_support import add_rows, changes, headers, mail_for, records, steps, submit
 from tests.e2e.change_support import trail as audit_trail
-from tests.e2e.conftest import TEST_STACK_ENV, admin
+from tests.e2e.conftest import admin
+from tests.e2e.jasper_stack import module_database, module_vhost, running_stack
 from tests.e2e.jasper_support import (
     COST_CENTER_FIELD,
     PLANS,
@@ -55,22 +50,7 @@ from tests.e2e.jasper_support import (
 
 pytestmark = pytest.mark.e2e
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")
-AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "guest:guest@127.0.0.1:5672")
 POD19 = 19
-
-# The worker of this stack retries quickly (5xx faults), and reads back soon an edit whose
-# confirmation it could not read (the watchdog of a device change left awaiting).
-STACK_ENV = {
-    **TEST_STACK_ENV,
-    "WORKER_BATCH_WAIT_S": "0.1",
-    "WORKER_RETRY_BASE_S": "0.3",
-    "WORKER_RETRY_MAX_S": "3",
-    "WORKER_MAX_ATTEMPTS": "8",
-    "WORKER_CALLBACK_TIMEOUT_S": "3",
-    "WORKER_WATCHDOG_INTERVAL_S": "1",
-}
 
 
 # ---- one stack for the module -------------------------------------------------------------------
@@ -78,58 +58,18 @@ STACK_ENV = {
 
 @pytest.fixture(scope="module")
 async def jasper_database_url(run_id) -> AsyncIterator[str]:
-    name = f"devicebulk_test_{run_id}_jasper_{uuid.uuid4().hex[:6]}"
-    pg = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await pg.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await pg.close()
-    url = f"postgresql+asyncpg://{PG_HOST}/{name}"
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with module_database(run_id) as url:
         yield url
-    finally:
-        pg = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await pg.close()
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
-def jasper_amqp_url(run_id) -> Iterator[str]:
-    name = f"devicebulk_test_{run_id}_jasper_{uuid.uuid4().hex[:6]}"
-    _rabbitmqctl("add_vhost", name)
-    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    yield f"amqp://{AMQP_HOST}/{name}"
-    _rabbitmqctl("delete_vhost", name)
-
-
-@pytest.fixture(scope="module")
-def jasper_stack(
-    jasper_database_url, jasper_amqp_url, credentials_key, tmp_path_factory
-) -> Iterator[Stack]:
-    config = StackConfig(
-        database_url=jasper_database_url,
-        rabbitmq_url=jasper_amqp_url,
-        credentials_key=credentials_key,
-        var_dir=tmp_path_factory.mktemp("jasper") / "var",
-        ports=Ports.free(),
-        extra_env=STACK_ENV,
-        sim_random_seed=19,  # repeatable fault draws
-    )
-    running = Stack(config)
-    try:
-        running.start_carrier_and_mail()
-        running.start_jasper_sim()
-        running.start_services()
-        yield running
-    finally:
-        running.stop()
+def jasper_stack(jasper_database_url, run_id, credentials_key, tmp_path_factory) -> Iterator[Stack]:
+    var_dir = tmp_path_factory.mktemp("jasper") / "var"
+    with (
+        module_vhost(run_id) as amqp_url,
+        running_stack(jasper_database_url, amqp_url, credentials_key, var_dir) as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture(scope="module")
