@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from .base import CarrierExchange
+from .redaction import redact_text
 
 TokenKind = Literal["access", "session"]
 
@@ -164,7 +165,9 @@ def error_from_status(
         found_code, found_message, _ = error_fields(response)
         code = found_code if code is None else code
         message = found_message if message is None else message
-    message = message or response.reason_phrase or f"HTTP {status}"
+    # The carrier's message ends in audit rows, the device change and the email: a carrier
+    # that echoes a credential there must not leak it (as the exchange's texts do not).
+    message = redact_text(message or response.reason_phrase or f"HTTP {status}")
     common: dict[str, Any] = {"http_status": status, "exchange": exchange}
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
