@@ -184,17 +184,16 @@ def field_writes(stack: Stack, iccid: str) -> Counter[tuple[str, str]]:
     return Counter((r["field"], r["value"]) for r in at_jasper(stack, iccid)["auditTrail"])
 
 
-# EditUsername writes the username and the cost center, each into its custom field. Today that
-# is one PUT a field (two a device); once Control Center's EditUsername sends ONE PUT carrying
-# both, tighten this to 1.
-USERNAME_PUTS_PER_DEVICE_AT_MOST = 2
+# EditUsername writes the username and the cost center, each into its custom field, in ONE PUT
+# a device on Control Center (its capability's single_request).
+USERNAME_PUTS_PER_DEVICE = 1
 
 
 def assert_username_fields_written_once(
     stack: Stack, devices: list[Device], username: str, cost_center: str
 ) -> None:
     """Each device shows both custom fields with the new values, each field written exactly
-    once (one audit row at the carrier), in at most USERNAME_PUTS_PER_DEVICE_AT_MOST PUTs."""
+    once (one audit row at the carrier), in USERNAME_PUTS_PER_DEVICE PUTs."""
     for device in devices:
         shown = at_jasper(stack, device.iccid)
         assert (shown[USERNAME_FIELD], shown[COST_CENTER_FIELD]) == (username, cost_center)
@@ -202,7 +201,7 @@ def assert_username_fields_written_once(
         assert writes[(USERNAME_FIELD, username)] == 1, writes
         assert writes[(COST_CENTER_FIELD, cost_center)] == 1, writes
         puts = accepted_puts(calls_for(stack, device.iccid))
-        assert 1 <= len(puts) <= USERNAME_PUTS_PER_DEVICE_AT_MOST, puts
+        assert len(puts) == USERNAME_PUTS_PER_DEVICE, puts
 
 
 async def audit_texts(db: Any, bulk_id: str) -> list[str]:
