@@ -206,12 +206,7 @@ class DeviceChangeHandler:
                         self._run_group(adapter, jobs[half:]),
                     )
                     return
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
-                done = [
-                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
-                ]
-                await durably(lambda: self._retry_later(again, refused))
-                await durably(lambda: self._failed(done, refused))
+                await self._not_sent(jobs, refused)
                 return
             if isinstance(outcome, AsyncRequestAccepted):
                 accepted = outcome
@@ -226,7 +221,8 @@ class DeviceChangeHandler:
 
     async def _run_resumed(self, adapter: CarrierAdapter, jobs: list[Job]) -> None:
         """Attempts that may have reached the carrier: ask (one device list for many) before
-        sending again; a failed check settles nothing and is retried (see resume)."""
+        sending again; a failed check settles nothing and is retried (see resume), for the
+        devices it failed for only."""
         with bound(bulk_change_id=str(jobs[0].bulk_change_id), devices=len(jobs)):
             try:
                 views = await resume.check_many(adapter, jobs)
@@ -235,16 +231,18 @@ class DeviceChangeHandler:
                 await durably(lambda: self._defer(jobs, wait))
                 return
             except CarrierError as exc:
-                refused = exc
-                again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
-                done = [
-                    j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)
-                ]
-                await durably(lambda: self._retry_later(again, refused))
-                await durably(lambda: self._failed(done, refused))
+                await self._not_sent(jobs, exc)
                 return
+            unread: dict[int, tuple[CarrierError, list[Job]]] = {}
+            checked: list[tuple[Job, resume.CarrierView]] = []
+            for job, view in zip(jobs, views, strict=True):
+                if isinstance(view, CarrierError):
+                    unread.setdefault(id(view), (view, []))[1].append(job)
+                else:
+                    checked.append((job, view))
+            for error, unread_jobs in unread.values():
+                await self._not_sent(unread_jobs, error)
             to_send: dict[Hashable, list[Job]] = defaultdict(list)
-            checked = list(zip(jobs, views, strict=True))
             under_way = [(j, v) for j, v in checked if v.verdict == "pending"]
             resend = [(j, v) for j, v in checked if v.verdict == "not-done"]
             for job, view in checked:
@@ -262,6 +260,14 @@ class DeviceChangeHandler:
                     for c in self._chunks(adapter, js)
                 )
             )
+
+    async def _not_sent(self, jobs: list[Job], refused: CarrierError) -> None:
+        """The carrier refused (or could not be asked) for these jobs: retry those that may
+        be, fail the others with the carrier's reason."""
+        again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
+        done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)]
+        await durably(lambda: self._retry_later(again, refused))
+        await durably(lambda: self._failed(done, refused))
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""

@@ -8,10 +8,12 @@ plan, a deletion in the device being gone). Operations it cannot show are repeat
 field, cost center or place of use sent twice is the same change, and an identifier change is
 sent for the device as the carrier knows it now (its ICCID and IMEI).
 
-A device list that fails (429, 5xx, 401) settles nothing: the error is raised, marked
-``outcome_unknown``, so the attempt is retried and asks again; it is never taken as
-"not done". Many devices of one account are checked with one list of the account (one
-request a page) rather than one request a device.
+A read that fails (429, 5xx, 401) settles nothing: the error is marked ``outcome_unknown``,
+so the attempt is retried and asks again; it is never taken as "not done". Many devices of one
+account are checked with one list of the account (one request a page) rather than one request
+a device; where devices are read one by one (a few of them, or the ones a search by
+modification time did not show), a device whose read failed gets its error and the others
+their verdicts: one unreadable device never holds back what the carrier showed of its neighbours.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def checkable(op: str) -> bool:
     return spec is not None and spec.shown is not None
 
 
+# What the check of one job found: the carrier's view, or the error that kept it from being
+# read (outcome_unknown: the job is retried, or failed if the error is final for the device).
+Checked = CarrierView | CarrierError
+
+
 async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
     """Raises CarrierError (outcome_unknown) when the carrier could not be asked."""
     if not checkable(job.op):
@@ -57,6 +64,13 @@ async def check(adapter: CarrierAdapter, job: Job) -> CarrierView:
         exc.outcome_unknown = True  # still unknown: ask again next attempt
         raise
     return verdict(job, found[0] if found else None)
+
+
+async def _check_one(adapter: CarrierAdapter, job: Job) -> Checked:
+    try:
+        return await check(adapter, job)
+    except CarrierError as exc:
+        return exc
 
 
 class AccountList:
@@ -110,15 +124,19 @@ class AccountList:
 _LISTS: weakref.WeakKeyDictionary[CarrierAdapter, AccountList] = weakref.WeakKeyDictionary()
 
 
-async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[CarrierView]:
-    """One view a job, in order; one account list for many devices (shared with the checks
-    of the same account that ask meanwhile, see :class:`AccountList`). Raises as `check`."""
+async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[Checked]:
+    """One view (or the error of its read) a job, in order; one account list for many
+    devices (shared with the checks of the same account that ask meanwhile, see
+    :class:`AccountList`). A failed account list or search raises (one request: it settles
+    nothing for any of them)."""
     wanted = [j for j in jobs if checkable(j.op)]
     if len(wanted) < LIST_ACCOUNT_FROM:
-        return [await check(adapter, j) for j in jobs]
+        return [await _check_one(adapter, j) for j in jobs]
     try:
         if adapter.capabilities.bulk_read == "device_list":
-            seen = await _LISTS.setdefault(adapter, AccountList()).read(adapter)
+            seen: dict[str, CarrierDevice | CarrierError] = dict(
+                await _LISTS.setdefault(adapter, AccountList()).read(adapter)
+            )
         else:
             # The carrier reads many devices by what changed since: since the oldest of
             # these attempts could have reached it (their leases and timeouts are far shorter).
@@ -127,12 +145,17 @@ async def check_many(adapter: CarrierAdapter, jobs: Sequence[Job]) -> list[Carri
     except CarrierError as exc:
         exc.outcome_unknown = True
         raise
-    return [
-        verdict(j, seen.get(j.device.iccid))
-        if checkable(j.op)
-        else CarrierView("not-done", None, f"no state check for {j.op}; repeating it")
-        for j in jobs
-    ]
+    out: list[Checked] = []
+    for job in jobs:
+        found = seen.get(job.device.iccid)
+        if not checkable(job.op):
+            out.append(CarrierView("not-done", None, f"no state check for {job.op}; repeating it"))
+        elif isinstance(found, CarrierError):
+            found.outcome_unknown = True
+            out.append(found)
+        else:
+            out.append(verdict(job, found))
+    return out
 
 
 def verdict(job: Job, device: CarrierDevice | None) -> CarrierView:

@@ -120,6 +120,15 @@ class CallbackWatchdog:
             )
             return
         for change, view in zip(changes, views, strict=True):
+            if isinstance(view, CarrierError):
+                # This device could not be read: it stays leased and is checked again on a
+                # later pass; what the carrier showed of the others stands.
+                log.info(
+                    "callback watchdog could not read a device; checking it again later",
+                    device_change_id=change.job.device_change_id,
+                    error=view.code or type(view).__name__,
+                )
+                continue
             age_s = (now - change.created_at).total_seconds()
             await self._settle(change.job, view, change.attempts, age_s)
             if view.verdict == "done":

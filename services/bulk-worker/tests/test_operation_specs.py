@@ -177,6 +177,7 @@ async def test_callback_resume_and_watchdog_record_the_same_device(
         job = job_for(dc, await s.get(BulkChange, bulk_id), await s.get(Device, dc.device_id))
     adapter = handler._adapters.adapter(world.provider)
     (view,) = await resume.check_many(adapter, [job])
+    assert isinstance(view, resume.CarrierView), view
     assert view.verdict == "done", view.note
     await record_carrier_state(sessionmaker, job, view)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .capabilities import CarrierCapabilities
+    from .errors import CarrierError
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +228,12 @@ class CarrierAdapter(Protocol):
 
     async def read_devices(
         self, devices: Sequence[DeviceRef], *, since: datetime
-    ) -> dict[str, CarrierDevice]:
+    ) -> dict[str, CarrierDevice | CarrierError]:
         """Many devices at once, by ICCID, the carrier's cheapest way (its capabilities'
         `bulk_read`); ``since``: none of them changed before (a carrier that searches by
-        modification time reads only what changed since, and the rest one by one)."""
+        modification time reads only what changed since, and the rest one by one). A device
+        missing from the answer is not at the carrier; a device whose own read failed maps to
+        that error (the others' reads stand). A failed read of many devices at once raises."""
         ...
 
     async def request_status(self, request_id: str) -> str: ...

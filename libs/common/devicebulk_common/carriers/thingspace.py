@@ -21,7 +21,7 @@ from .base import (
     SyncActionResult,
 )
 from .capabilities import CarrierCapabilities
-from .errors import AuthExpiredError, TokenKind
+from .errors import AuthExpiredError, CarrierError, TokenKind
 from .redaction import callback_path_secrets, register_secret
 from .thingspace_auth import REFUSAL_HOLD_S, ThingSpaceAuth
 from .thingspace_capabilities import CAPABILITIES
@@ -385,10 +385,10 @@ class ThingSpaceAdapter:
 
     async def read_devices(
         self, devices: Sequence[DeviceRef], *, since: datetime
-    ) -> dict[str, CarrierDevice]:
+    ) -> dict[str, CarrierDevice | CarrierError]:
         """The account's device list, paged, keeping the devices asked for."""
         wanted = {d.iccid for d in devices}
-        seen: dict[str, CarrierDevice] = {}
+        seen: dict[str, CarrierDevice | CarrierError] = {}
         async for device in self.list_devices():
             iccid = device.iccid
             if iccid in wanted:

@@ -28,7 +28,7 @@ from ..base import (
     SyncDeviceResult,
 )
 from ..capabilities import CarrierCapabilities, DeviceEditAccepted
-from ..errors import CarrierError
+from ..errors import CarrierError, CredentialsRefusedError
 from .adapter import JasperAdapter
 
 log = structlog.get_logger(__name__)
@@ -122,13 +122,21 @@ class JasperCarrier:
 
     async def read_devices(
         self, devices: Sequence[DeviceRef], *, since: datetime
-    ) -> dict[str, CarrierDevice]:
+    ) -> dict[str, CarrierDevice | CarrierError]:
         """Search Devices by modification time from ``since`` (pages of many devices); a device
-        the search does not show has not changed since, and is read by its details."""
-        seen = await self.jasper.read_back(devices, since=since)
+        the search does not show has not changed since, and is read by its details: a device
+        whose details fail to read maps to that error, and the others' reads stand."""
+        seen: dict[str, CarrierDevice | CarrierError] = dict(
+            await self.jasper.read_back(devices, since=since)
+        )
         for device in devices:
             if device.iccid not in seen:
-                seen[device.iccid] = await self.jasper.get_device(device)
+                try:
+                    seen[device.iccid] = await self.jasper.get_device(device)
+                except CarrierError as exc:
+                    if isinstance(exc, CredentialsRefusedError):
+                        raise  # the account's problem: no device can be read
+                    seen[device.iccid] = exc
         return seen
 
     async def aclose(self) -> None:
