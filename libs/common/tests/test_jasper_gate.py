@@ -70,6 +70,31 @@ async def test_sends_are_spaced_by_the_interval_even_after_a_late_one(engines):
     assert min(gaps) >= interval - 0.002, gaps
 
 
+async def test_a_call_waits_a_window_after_the_answer_to_the_cap_th_call_before_it(engines):
+    """The carrier counts a call when it receives it, somewhere between our send and its
+    answer: two calls a 0.3 s window, whatever the calls' length."""
+    key = _key()
+    gates = [
+        SharedGate(engine, key, 1, interval_s=0.01, per_window=2, window_s=0.3, max_wait_s=30)
+        for engine in engines
+    ]
+    sent: list[float] = []
+    answered: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def call(gate: SharedGate, length_s: float) -> None:
+        async with gate() as slot:
+            await slot.ready()
+            sent.append(loop.time())
+            await asyncio.sleep(length_s)
+            answered.append(loop.time())
+
+    await asyncio.gather(*(call(gates[n % 2], 0.02 + 0.1 * (n % 3 == 0)) for n in range(8)))
+
+    assert len(sent) == 8
+    assert min(b - a for a, b in zip(answered, sent[2:], strict=False)) >= 0.3 - 0.002
+
+
 async def test_a_dead_holders_lease_expires_and_its_slot_is_taken(engines):
     key = _key()
     dead = SharedGate(engines[0], key, 1, hold_s=0.5, max_wait_s=5)

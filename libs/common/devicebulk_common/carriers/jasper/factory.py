@@ -4,6 +4,7 @@ gate paces calls by their real send times, so no separate budget is needed: see 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -56,12 +57,17 @@ def shared_gate(
     call_timeout_s: float = 30.0,
 ) -> Gate:
     """The account's gate shared by every process: `concurrency` calls at once, each sent at
-    least `send_interval_s` after the previous one; `call_timeout_s` is the HTTP client's."""
+    least `send_interval_s` after the previous one and a second after the answer to the
+    cap-th call before it (the cap in whole calls a second); `call_timeout_s` is the HTTP
+    client's."""
+    per_second = calls_per_minute(provider, config) / 60.0
     return SharedGate(
         engine,
         account_key(provider),
         config.concurrency,
         interval_s=send_interval_s(provider, config),
+        per_window=max(1, math.floor(per_second + 1e-9)),
+        window_s=1.0,
         hold_s=call_timeout_s + LEASE_MARGIN_S,
         max_wait_s=max_wait_s,
     )

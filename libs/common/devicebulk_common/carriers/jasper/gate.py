@@ -105,18 +105,22 @@ _ENSURE = text(
     "ON CONFLICT DO NOTHING"
 )
 _LOCK = text(
-    "SELECT slot, holder, held_until, sent_at, clock_timestamp() AS now FROM carrier_call_gate "
-    "WHERE key = :key ORDER BY slot FOR UPDATE"
+    "SELECT slot, holder, held_until, sent_at, answered_at, clock_timestamp() AS now "
+    "FROM carrier_call_gate WHERE key = :key ORDER BY slot FOR UPDATE"
 )
 _TAKE = text(
     "UPDATE carrier_call_gate SET holder = :holder, held_until = :held_until, sent_at = :sent_at "
     "WHERE key = :key AND slot = :slot"
 )
-# The call is over: free the slot (the holder's name stays: who sent last) and record when the
-# call was really sent (`since` seconds ago by this process's clock; never earlier than planned).
+# The call is over: free the slot (the holder's name stays: who sent last), record when the
+# call was really sent (`since` seconds ago by this process's clock; never earlier than planned)
+# and add when its answer came (`answered` seconds ago) to the slot's latest `keep` answers.
 _RELEASE_SENT = text(
     "UPDATE carrier_call_gate SET held_until = NULL, sent_at = GREATEST(sent_at, "
-    "clock_timestamp() - make_interval(secs => :since)) "
+    "clock_timestamp() - make_interval(secs => :since)), "
+    "answered_at = (COALESCE(answered_at, '{}') "
+    "|| (clock_timestamp() - make_interval(secs => :answered)))"
+    "[GREATEST(1, COALESCE(cardinality(answered_at), 0) + 2 - :keep):] "
     "WHERE key = :key AND slot = :slot AND holder = :holder"
 )
 _RELEASE_UNSENT = text(
@@ -152,7 +156,8 @@ class _Lease:
 
 class SharedGate:
     """At most `concurrency` calls in flight for `key` across every process sharing the
-    database, each sent at least `interval_s` after the account's previous one."""
+    database, each sent at least `interval_s` after the account's previous one and, with
+    `per_window`, at least `window_s` after the answer to the `per_window`-th call before it."""
 
     def __init__(
         self,
@@ -161,17 +166,21 @@ class SharedGate:
         concurrency: int = 1,
         *,
         interval_s: float = 0.0,
+        per_window: int | None = None,
+        window_s: float = 1.0,
         hold_s: float = 60.0,
         max_wait_s: float = 20.0,
         lead_s: float = 0.04,
         poll_s: float = 0.02,
     ) -> None:
-        if concurrency < 1 or interval_s < 0 or hold_s <= 0:
-            raise ValueError("concurrency >= 1, interval_s >= 0 and hold_s > 0")
+        if concurrency < 1 or interval_s < 0 or hold_s <= 0 or (per_window or 1) < 1:
+            raise ValueError("concurrency >= 1, interval_s >= 0, hold_s > 0, per_window >= 1")
         self._engine = engine
         self._key = f"gate:{key}"
         self._concurrency = concurrency
         self._interval = timedelta(seconds=interval_s)
+        self._per_window = per_window
+        self._window = timedelta(seconds=window_s)
         self._hold = timedelta(seconds=hold_s)
         self._max_wait_s = max_wait_s
         self._lead_s = lead_s
@@ -191,9 +200,9 @@ class SharedGate:
         deadline = loop.time() + self._max_wait_s
         await self._local.acquire(self._max_wait_s)
         try:
-            decision = await self._wait_for_slot(loop, deadline)
+            decision, send_at = await self._wait_for_slot(loop, deadline)
             assert decision.slot is not None
-            lease = _Lease(loop, loop.time() + decision.wait_s)
+            lease = _Lease(loop, send_at)
             try:
                 yield lease
             finally:
@@ -201,21 +210,28 @@ class SharedGate:
         finally:
             self._local.release()
 
-    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Decision:
+    async def _wait_for_slot(
+        self, loop: asyncio.AbstractEventLoop, deadline: float
+    ) -> tuple[_Decision, float]:
+        """The slot taken, and when (this loop's clock) its call may be sent."""
         while True:
-            decision = await self._try_take()
+            decision, decided_at = await self._try_take(loop)
             if decision.slot is not None:
-                return decision
-            if loop.time() + decision.wait_s > deadline:
+                return decision, decided_at + decision.wait_s
+            wake = decided_at + decision.wait_s
+            if wake > deadline:
                 raise BudgetDeferred(max(decision.wait_s, self._max_wait_s))
-            await asyncio.sleep(decision.wait_s)
+            await asyncio.sleep(max(0.0, wake - loop.time()))
 
-    async def _try_take(self) -> _Decision:
+    async def _try_take(self, loop: asyncio.AbstractEventLoop) -> tuple[_Decision, float]:
+        """A decision, and when it was made by this loop's clock (the waits count from there,
+        not from the commit: the commit's round trip would make every send late)."""
         async with self._engine.begin() as conn:
             if not self._ensured:
                 await conn.execute(_ENSURE, {"key": self._key, "last": self._concurrency - 1})
                 self._ensured = True
             rows = (await conn.execute(_LOCK, {"key": self._key})).all()
+            decided_at = loop.time()
             decision = self._decide(rows)
             if decision.slot is not None:
                 now: datetime = rows[0].now
@@ -230,7 +246,7 @@ class SharedGate:
                         "sent_at": send_at,
                     },
                 )
-            return decision
+        return decision, decided_at
 
     def _decide(self, rows: Sequence[Any]) -> _Decision:
         """Take a free slot if the account's next send is due within the lead, else say how
@@ -244,6 +260,9 @@ class SharedGate:
         sent = [r for r in rows if r.sent_at is not None]
         latest = max(sent, key=lambda r: r.sent_at, default=None)
         next_at = now if latest is None else max(now, latest.sent_at + self._interval)
+        answers = sorted(t for r in rows for t in (r.answered_at or ()))
+        if self._per_window and len(answers) >= self._per_window:
+            next_at = max(next_at, answers[-self._per_window] + self._window)
         due_in = (next_at - now).total_seconds()
         if len(held) >= self._concurrency:
             return _Decision(wait_s=max(self._poll_s, due_in - self._lead_s))
@@ -261,6 +280,7 @@ class SharedGate:
     async def _release(
         self, loop: asyncio.AbstractEventLoop, decision: _Decision, lease: _Lease
     ) -> None:
+        answered = loop.time()  # no later than the answer came: the call is over
         params: dict[str, Any] = {
             "key": self._key,
             "slot": decision.slot,
@@ -271,8 +291,10 @@ class SharedGate:
                 if lease.sent is None:
                     await conn.execute(_RELEASE_UNSENT, params)
                 else:
-                    since = max(0.0, loop.time() - lease.sent)
-                    await conn.execute(_RELEASE_SENT, {**params, "since": since})
+                    now = loop.time()
+                    sent = {"since": now - lease.sent, "answered": now - answered}
+                    keep = {"keep": self._per_window or 1}
+                    await conn.execute(_RELEASE_SENT, {**params, **sent, **keep})
         except Exception as exc:
             log.warning("carrier gate: releasing a slot failed", key=self._key, error=repr(exc))
 
