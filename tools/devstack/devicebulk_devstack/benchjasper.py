@@ -34,7 +34,7 @@ NOTE = (
     f"processes, {DEVICES:,} status changes ACTIVATION_READY -> ACTIVATED (an edit and a "
     "read-back each); figures from the simulator's call log, the share of the cap being "
     "(calls - 1) / (cap x seconds from the first call to the last). Re-run them alone with "
-    "`devicebulk-devstack bench --only jasper --merge`."
+    "`devicebulk-devstack bench --only jasper --merge` (about 8 minutes, on the machine above)."
 )
 
 
@@ -147,7 +147,7 @@ def report(
     add(
         f"jasper: share of the account's cap ({CAP} calls/s) used by {WORKERS} workers",
         ">= 95 %",
-        f"{share:.1%} ({len(taken)} calls: {kinds['edit']} edits, {kinds['read']} reads, "
+        f"{share:.1%} ({len(taken):,} calls: {kinds['edit']:,} edits, {kinds['read']:,} reads, "
         f"in {elapsed:.1f} s)",
         share >= 0.95,
     )

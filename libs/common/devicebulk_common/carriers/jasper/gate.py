@@ -280,7 +280,7 @@ class SharedGate:
     async def _release(
         self, loop: asyncio.AbstractEventLoop, decision: _Decision, lease: _Lease
     ) -> None:
-        answered = loop.time()  # no later than the answer came: the call is over
+        answered = loop.time()  # the call is over: its answer came no later than this
         params: dict[str, Any] = {
             "key": self._key,
             "slot": decision.slot,
