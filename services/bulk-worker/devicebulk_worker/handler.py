@@ -14,7 +14,9 @@ not model): a filter would have to understand each, and a miss leaks; a request 
 has nothing to hide. It costs requests only when several tenants run on one account at once.
 
 No transaction is open during a carrier call. A message is acked by the consumer base only
-after its device change's outcome committed.
+after its device change's outcome committed. A carrier account that takes few calls at once
+(Control Center) is worked a couple of requests at a time per process, the rest of the batch
+waiting its turn in order (:mod:`devicebulk_worker.lanes`).
 
 A group the carrier refuses for a reason that names a device is split in halves and each half
 sent again, so one bad device does not fail the others; a transient failure schedules a retry
@@ -162,10 +164,10 @@ class DeviceChangeHandler:
             if resumed:
                 to_check[(provider.id, tenant_id, job.op)].append(job)
                 continue
-            if job.spec.key(job.params) is None:
-                groups[(provider.id, tenant_id, job.op, job.device_change_id)].append(job)
-            else:
-                groups[(provider.id, tenant_id, job.op, job.spec.key(job.params))].append(job)
+            key = job.spec.key(job.params)
+            # A job whose operation shares no request is a group of its own.
+            group = job.device_change_id if key is None else key
+            groups[(provider.id, tenant_id, job.op, group)].append(job)
         for (provider_id, _, _), jobs in to_check.items():
             provider = providers[provider_id]
             adapter = self._adapters.adapter(provider)
@@ -262,16 +264,12 @@ class DeviceChangeHandler:
             for job, _ in resend:
                 key = job.spec.key(job.params)
                 to_send[key if key is not None else job.device_change_id].append(job)
-            resends = [
-                self._run_group(adapter, c)
-                for js in to_send.values()
-                for c in self._chunks(adapter, js)
-            ]
+            chunks = [c for js in to_send.values() for c in self._chunks(adapter, js)]
             if adapter.capabilities.rate_limit.concurrency is None:
-                await asyncio.gather(*resends)
+                await asyncio.gather(*(self._run_group(adapter, c) for c in chunks))
                 return
-            for one in resends:  # an account of few calls at once: one after the other
-                await one
+            for chunk in chunks:  # an account of few calls at once: one after the other
+                await self._run_group(adapter, chunk)
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""
