@@ -18,7 +18,6 @@ from devicebulk_common.carriers.jasper.config import JasperConfig
 from devicebulk_common.carriers.jasper.factory import (
     build_jasper_adapter,
     shared_gate,
-    shared_pacer,
 )
 from devicebulk_common.carriers.jasper.gate import Gate
 from devicebulk_common.carriers.jasper.seam import JasperCarrier
@@ -127,20 +126,25 @@ def account_controls(
     headroom: float,
     max_wait_s: float,
     options: Mapping[str, Any] | None = None,
+    call_timeout_s: float = 30.0,
 ) -> tuple[Pacer | None, Gate | None]:
     """The account's shared budget (every process's calls count against one limit) and, for a
-    carrier that takes one call at a time, its shared gate. A ThingSpace account is paced only
-    when the provider sets its own limit; a Control Center account always (its configured
-    calls-per-second cap unless the provider sets one), and gated across processes."""
+    carrier that takes one call at a time, its shared gate.
+
+    A ThingSpace account is paced by the GCRA limiter (`Pacer`, at ``headroom`` of the
+    provider's per-minute limit) only when the provider sets its own limit. A Control Center
+    account gets no pacer: its gate does both jobs (one call at a time, and its calls-per-second
+    cap, the provider's limit or the configured one, at the config's `rate_headroom`, spaced by
+    real send times; see `carriers/jasper/gate.py`). ``call_timeout_s``: the HTTP client's
+    timeout (a gate's lease outlives it)."""
     if provider.integration == JASPER:
+        if engine is None:
+            return None, None
         config = JasperConfig.from_mapping(dict(options or {}))
-        pacer = (
-            shared_pacer(limiter, provider, config, headroom=headroom, max_wait_s=max_wait_s)
-            if limiter is not None
-            else None
+        gate = shared_gate(
+            engine, provider, config, max_wait_s=max_wait_s, call_timeout_s=call_timeout_s
         )
-        gate = shared_gate(engine, provider, config, max_wait_s=max_wait_s) if engine else None
-        return pacer, gate
+        return None, gate
     if limiter is None or not provider.rate_limit_per_minute:
         return None, None
     pacer = Pacer(

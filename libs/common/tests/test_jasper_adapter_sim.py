@@ -1,5 +1,5 @@
 """The Control Center adapter against the simulator over real HTTP (and, for what several worker
-processes share, the real PostgreSQL: the rate limiter, the gate and the refusal cache)."""
+processes share, the real PostgreSQL: the gate and the refusal cache)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from devicebulk_common.carriers import (
     TransientCarrierError,
 )
 from devicebulk_common.carriers.jasper import SharedGate
-from devicebulk_common.carriers.rate_limit import Pacer, RateLimiter
 from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.db.engine import create_engine
 
@@ -175,8 +174,7 @@ async def _two_processes(sim, database_url, credentials_key, per_second, **confi
         adapter = sim.adapter(
             http,
             cache=SharedTokenCache(engine, credentials_key=credentials_key),
-            pacer=Pacer(RateLimiter(engine), key=key, per_minute=per_second * 60, max_wait_s=60),
-            gate=SharedGate(engine, key, 1, max_wait_s=60),
+            gate=SharedGate(engine, key, 1, interval_s=1 / per_second, max_wait_s=60),
             **config,
         )
         parts.append((engine, http, adapter))

@@ -42,6 +42,7 @@ class AdapterPool:
         self._headroom = rate_headroom
         self._max_wait_s = rate_max_wait_s
         self._key = credentials_key
+        self._timeout_s = timeout_s
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             limits=httpx.Limits(max_connections=max_connections),
@@ -67,6 +68,7 @@ class AdapterPool:
                 headroom=self._headroom,
                 max_wait_s=self._max_wait_s,
                 options=options,
+                call_timeout_s=self._timeout_s,
             )
             self._adapters[key] = build_adapter(
                 provider,

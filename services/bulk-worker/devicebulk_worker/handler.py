@@ -14,7 +14,9 @@ not model): a filter would have to understand each, and a miss leaks; a request 
 has nothing to hide. It costs requests only when several tenants run on one account at once.
 
 No transaction is open during a carrier call. A message is acked by the consumer base only
-after its device change's outcome committed.
+after its device change's outcome committed. A carrier account that takes few calls at once
+(Control Center) is worked a couple of requests at a time per process, the rest of the batch
+waiting its turn in order (:mod:`devicebulk_worker.lanes`).
 
 A group the carrier refuses for a reason that names a device is split in halves and each half
 sent again, so one bad device does not fail the others; a transient failure schedules a retry
@@ -65,6 +67,7 @@ from devicebulk_worker import resume
 from devicebulk_worker.carriers import AdapterPool
 from devicebulk_worker.durable import durably
 from devicebulk_worker.gather import Gatherer
+from devicebulk_worker.lanes import Lanes, Unit
 from devicebulk_worker.operations import Job, send
 from devicebulk_worker.operations.registry import devices_per_request
 from devicebulk_worker.recording import (
@@ -113,6 +116,7 @@ class DeviceChangeHandler:
         batch_quiet_s: float | None = None,
         max_concurrent_calls: int = 16,
         lease_s: float = 120.0,
+        account_wait_max_s: float = 900.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
@@ -126,6 +130,11 @@ class DeviceChangeHandler:
         self._lease_s = lease_s
         self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._batches = itertools.count(1)
+        # An account that takes few calls at once gets a lane per process (see lanes.py).
+        self._lanes = Lanes(
+            wait_max_s=account_wait_max_s,
+            defer=lambda jobs, wait_s: durably(lambda: self._defer(jobs, wait_s)),
+        )
 
     async def __call__(
         self, message: c.DeviceChangeMessage, raw: AbstractIncomingMessage | None = None
@@ -142,7 +151,7 @@ class DeviceChangeHandler:
 
     async def _run_batch(self, ids: list[int], lease: Lease) -> dict[int, BaseException]:
         started = await durably(lambda: start_batch(self._sessionmaker, ids, lease))
-        units: list[tuple[list[Job], Any]] = []
+        units: list[Unit] = []
         # Per tenant: see the module's docstring.
         groups: dict[tuple[int, int, str, Hashable], list[Job]] = defaultdict(list)
         providers: dict[int, ServiceProvider] = {}
@@ -150,30 +159,30 @@ class DeviceChangeHandler:
         for job, provider, resumed, tenant_id in started:
             providers[provider.id] = provider
             if job.spec.local:
-                units.append(([job], self._run_local(job)))
+                units.append(Unit([job], partial(self._run_local, job)))
                 continue
-            adapter = self._adapters.adapter(provider)
             if resumed:
                 to_check[(provider.id, tenant_id, job.op)].append(job)
                 continue
             key = job.spec.key(job.params)
-            if key is None:
-                units.append(([job], self._run_group(adapter, [job])))
-            else:
-                groups[(provider.id, tenant_id, job.op, key)].append(job)
+            # A job whose operation shares no request is a group of its own.
+            group = job.device_change_id if key is None else key
+            groups[(provider.id, tenant_id, job.op, group)].append(job)
         for (provider_id, _, _), jobs in to_check.items():
-            adapter = self._adapters.adapter(providers[provider_id])
-            units.append((jobs, self._run_resumed(adapter, jobs)))
+            provider = providers[provider_id]
+            adapter = self._adapters.adapter(provider)
+            lane = self._lanes.lane(provider, adapter)
+            units.append(Unit(jobs, partial(self._run_resumed, adapter, jobs), lane))
         for (provider_id, _tenant, _op, _), jobs in groups.items():
-            adapter = self._adapters.adapter(providers[provider_id])
+            provider = providers[provider_id]
+            adapter = self._adapters.adapter(provider)
+            lane = self._lanes.lane(provider, adapter)
             units.extend(
-                (chunk, self._run_group(adapter, chunk)) for chunk in self._chunks(adapter, jobs)
+                Unit(chunk, partial(self._run_group, adapter, chunk), lane)
+                for chunk in self._chunks(adapter, jobs)
             )
-        outcomes = await asyncio.gather(*(u for _, u in units), return_exceptions=True)
         failed: dict[int, BaseException] = {}
-        for (jobs, _), outcome in zip(units, outcomes, strict=True):
-            if not isinstance(outcome, BaseException):
-                continue
+        for jobs, outcome in await self._lanes.run(units):
             if unrecordable(outcome):
                 try:
                     await durably(partial(fail_unrecordable, self._sessionmaker, jobs, outcome))
@@ -253,13 +262,12 @@ class DeviceChangeHandler:
             for job, _ in resend:
                 key = job.spec.key(job.params)
                 to_send[key if key is not None else job.device_change_id].append(job)
-            await asyncio.gather(
-                *(
-                    self._run_group(adapter, c)
-                    for js in to_send.values()
-                    for c in self._chunks(adapter, js)
-                )
-            )
+            chunks = [c for js in to_send.values() for c in self._chunks(adapter, js)]
+            if adapter.capabilities.rate_limit.concurrency is None:
+                await asyncio.gather(*(self._run_group(adapter, c) for c in chunks))
+                return
+            for chunk in chunks:  # an account of few calls at once: one after the other
+                await self._run_group(adapter, chunk)
 
     async def _not_sent(self, jobs: list[Job], refused: CarrierError) -> None:
         """The carrier refused (or could not be asked) for these jobs: retry those that may

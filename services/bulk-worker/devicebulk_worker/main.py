@@ -86,6 +86,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
             batch_quiet_s=settings.worker_batch_quiet_s,
             max_concurrent_calls=settings.worker_concurrency,
             lease_s=settings.worker_lease_s,
+            account_wait_max_s=settings.worker_account_wait_max_s,
         )
         consumer = Consumer(
             channel,

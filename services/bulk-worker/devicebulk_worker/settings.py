@@ -26,6 +26,12 @@ class WorkerSettings(CommonSettings):
     # The lease a batch holds on its device changes while it works them (renewed every third of
     # it): a redelivered copy leaves a live lease alone; an owner that died is resumed after it.
     worker_lease_s: float = 120.0
+    # A carrier account that takes few calls at once (Control Center: one) is worked by a few
+    # device changes at a time in each process; the rest of a batch waits its turn in the
+    # process, at most this long from the batch's start, then is deferred through the delay
+    # queue (no attempt spent). Under the broker's consumer timeout (30 min by default) with
+    # room for the batch's own work.
+    worker_account_wait_max_s: float = 900.0
     # Transient carrier failures (5xx, timeouts, 429, UnexpectedError): attempts in all, and the
     # backoff (base x 4^(attempt-1), capped, with jitter) between them.
     worker_max_attempts: int = 5

@@ -377,3 +377,87 @@ async def test_the_watchdog_reads_many_devices_back_with_a_search_not_one_call_e
     assert calls and all(c["endpoint"] == "GET /rws/api/v1/devices" for c in calls), [
         c["endpoint"] for c in calls
     ]
+
+
+async def _more_devices(world, cc, factory, count: int) -> list:
+    more = await factory.devices(world.tenant, world.provider, count, carrier_rate_plan="M2M 1GB")
+    await cc.admin(
+        "POST",
+        "/devices",
+        json={
+            "accountId": cc.account,
+            "devices": [
+                {"iccid": d.iccid, "status": "ACTIVATED", "ratePlan": "M2M 1GB"} for d in more
+            ],
+        },
+    )
+    return [*world.devices, *more]
+
+
+async def test_a_batch_on_a_one_call_account_waits_its_turn_in_the_process_not_in_a_delay_queue(
+    world, cc, factory, sessionmaker, engine, credentials_key
+):
+    """Ten one-device requests of one batch: the account takes one call at a time, and a call
+    may wait at most 1 s at its gate. Worked a few at a time in the process, none waits long
+    enough to be deferred; all at once, most would be sent through the delay queue."""
+    await cc.admin(
+        "PUT",
+        f"/accounts/{cc.account}/faults",
+        json={"max_concurrent": 1, "calls_per_second": 5, "latency_ms": 100},
+    )
+    devices = await _more_devices(world, cc, factory, 7)
+    pool = AdapterPool(
+        credentials_key=credentials_key, timeout_s=5.0, engine=engine, rate_max_wait_s=1.0
+    )
+    handler = DeviceChangeHandler(sessionmaker, pool)
+    try:
+        messages = await add_changes(
+            sessionmaker,
+            world,
+            ChangeType.STATUS_UPDATE,
+            [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in devices],
+        )
+        await run(handler, messages)
+    finally:
+        await pool.aclose()
+
+    changes = await changes_of(sessionmaker, messages)
+    assert [(c.status, c.attempts) for c in changes] == [("Success", 1)] * 10
+    calls = [c for d in devices for c in await cc.calls(d.iccid)]
+    assert not [c for c in calls if c["errorCode"] == "40000029"]
+    assert await _most_edits(cc, devices) == 1
+
+
+async def _most_edits(cc, devices) -> int:
+    """The most edits the simulator carried out on one of these devices."""
+    counted = (await cc.admin("GET", "/edits")).json()["edits"]
+    return max(counted.get(d.iccid, 0) for d in devices)
+
+
+async def test_devices_past_the_accounts_wait_are_deferred_without_spending_an_attempt(
+    world, cc, factory, sessionmaker, engine, credentials_key
+):
+    await cc.admin("PUT", f"/accounts/{cc.account}/faults", json={"latency_ms": 300})
+    devices = await _more_devices(world, cc, factory, 3)
+    pool = AdapterPool(credentials_key=credentials_key, timeout_s=5.0, engine=engine)
+    handler = DeviceChangeHandler(sessionmaker, pool, account_wait_max_s=0.5)
+    try:
+        messages = await add_changes(
+            sessionmaker,
+            world,
+            ChangeType.STATUS_UPDATE,
+            [(d, {"op": "set_status", "status": "DEACTIVATED"}) for d in devices],
+        )
+        await run(handler, messages)
+    finally:
+        await pool.aclose()
+
+    changes = await changes_of(sessionmaker, messages)
+    done = [c for c in changes if c.status == "Success"]
+    waiting = [c for c in changes if c.status == "Retry"]
+    assert len(done) == 2  # the lane's two runners each did one before the wait ran out
+    assert len(done) + len(waiting) == 6
+    assert all(c.attempts == 0 for c in waiting)
+    for change in waiting:
+        assert [s.step for s in await steps_of(sessionmaker, change.id)][-1] == "budget"
+    assert await _most_edits(cc, devices) == 1

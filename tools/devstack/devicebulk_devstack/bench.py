@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from devicebulk_devstack import cpu
+from devicebulk_devstack import benchjasper, cpu
 from devicebulk_devstack.benchfaults import bench_faults
 from devicebulk_devstack.benchstack import (
     ACCOUNT,
@@ -305,8 +305,9 @@ def write_markdown(report: Report, path: Path, command: str) -> None:
 Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on this machine:
 {machine()}.
 Every process (simulator, relay, intake, workers, receiver, notifier, SMTP sink) runs on it, with
-PostgreSQL and RabbitMQ, against the ThingSpace simulator; each phase on a fresh database and
-vhost. The targets are DESIGN.md §8. Re-run with `make bench` (about fifteen minutes). The CPU
+PostgreSQL and RabbitMQ, against the ThingSpace simulator (the `jasper:` rows against jasper-sim);
+each phase on a fresh database and vhost. The targets are DESIGN.md §8. Re-run with `make bench`
+(about twenty-five minutes). The CPU
 line below says where the 2 cores went during the throughput run: the part with the most is
 what limits it.
 
@@ -356,12 +357,13 @@ def merge_markdown(report: Report, path: Path, prefix: str, note: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="devicebulk-devstack bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["intake", "throughput", "budget", "faults"], action="append"
+        "--only", choices=["intake", "throughput", "budget", "faults", "jasper"], action="append"
     )
     parser.add_argument(
         "--merge",
         action="store_true",
-        help="with --only faults: replace the faults rows of the existing document",
+        help="with --only faults or --only jasper: replace that phase's rows of the existing "
+        "document",
     )
     parser.add_argument("--runs", type=int, default=5, help="10,000-device intake runs")
     parser.add_argument("--devices", type=int, default=10_000, help="throughput phase")
@@ -369,9 +371,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--throughput-runs", type=int, default=3, help="throughput phase")
     parser.add_argument("--limit", type=int, default=600, help="budget phase, requests/min")
     parser.add_argument("--budget-devices", type=int, default=600)
+    parser.add_argument("--jasper-devices", type=int, default=benchjasper.DEVICES)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args(argv)
-    phases = args.only or ["intake", "throughput", "budget", "faults"]
+    phases = args.only or ["intake", "throughput", "budget", "faults", "jasper"]
     report = Report()
     print(f"machine: {machine()}\n")
     if "intake" in phases:
@@ -385,8 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     if "faults" in phases:
         bench_faults(report.add)
         report.notes.append(FAULTS_NOTE)
-    if args.only and args.merge and phases == ["faults"]:
-        merge_markdown(report, args.out, "faults:", FAULTS_NOTE)
+    if "jasper" in phases:
+        benchjasper.bench_jasper(report.add, args.jasper_devices)
+        report.notes.append(benchjasper.NOTE)
+    mergeable = {"faults": ("faults:", FAULTS_NOTE), "jasper": ("jasper:", benchjasper.NOTE)}
+    if args.only and args.merge and len(phases) == 1 and phases[0] in mergeable:
+        merge_markdown(report, args.out, *mergeable[phases[0]])
         return
     if args.only:
         print("\n(a partial run: docs/benchmarks.md is written only by a full run)")

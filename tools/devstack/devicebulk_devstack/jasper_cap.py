@@ -1,12 +1,14 @@
-"""How much of a Control Center account's calls-per-second cap the adapter uses, with several
-worker processes sharing one account (the PostgreSQL limiter and gate), against a real
-`jasper-sim` process that answers 40000029 past its cap or for a second call in flight.
+"""How much of a Control Center account's calls-per-second cap the adapter alone uses, with
+several processes sharing one account through its gate (`carriers/jasper/gate.py`, built as the
+worker builds it), against a real `jasper-sim` process that answers 40000029 past its cap or for
+a second call in flight.
 
     python -m devicebulk_devstack.jasper_cap --devices 200 --processes 2 --cap 5
 
 Each process edits its share of the devices (status DEACTIVATED) at once; the figures come from
 the simulator's call log. A throwaway database is made and dropped; every port is a free one.
-This measures the adapter alone: the worker does not drive Control Center yet.
+The whole pipeline (intake, workers, read-backs) is measured by `devicebulk-devstack bench
+--only jasper`; this isolates the adapter and its gate.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from devicebulk_common.carriers import DeviceRef
-from devicebulk_common.carriers.jasper import JasperAdapter, JasperConfig, SharedGate
-from devicebulk_common.carriers.rate_limit import Pacer, RateLimiter
+from devicebulk_common.carriers.jasper import INTEGRATION, JasperAdapter, JasperConfig, shared_gate
 from devicebulk_common.carriers.shared_tokens import SharedTokenCache
 from devicebulk_common.crypto import new_key
 from devicebulk_common.db.engine import create_engine
 from devicebulk_common.db.migrate import upgrade
+from devicebulk_common.models import ServiceProvider
 from devicebulk_common.settings import CommonSettings
 from devicebulk_devstack.processes import BIN, free_port
 from devicebulk_devstack.testdata import make_iccid
@@ -43,9 +45,11 @@ EDIT = "PUT /rws/api/v1/devices/{iccid}"
 
 
 async def _worker(args: argparse.Namespace, iccids: list[str]) -> None:
-    engine = create_engine(args.database_url, pool_size=4)
-    key = f"jasper:{args.base_url}:{ACCOUNT}"
-    config = JasperConfig(calls_per_second=args.cap)
+    engine = create_engine(args.database_url, pool_size=1, max_overflow=0)
+    config = JasperConfig(calls_per_second=args.cap, rate_headroom=args.headroom)
+    provider = ServiceProvider(
+        integration=INTEGRATION, base_url=args.base_url, account_name=ACCOUNT, id=1
+    )
     async with httpx.AsyncClient(timeout=30) as http:
         adapter = JasperAdapter(
             http,
@@ -55,8 +59,7 @@ async def _worker(args: argparse.Namespace, iccids: list[str]) -> None:
             api_key=API_KEY,
             refusal_cache=SharedTokenCache(engine, credentials_key=new_key()),
             config=config,
-            pacer=Pacer(RateLimiter(engine), key, args.cap * 60 * args.headroom, max_wait_s=3600),
-            gate=SharedGate(engine, key, 1, max_wait_s=3600),
+            gate=shared_gate(engine, provider, config, max_wait_s=3600),
         )
         await asyncio.gather(*(adapter.set_status(DeviceRef(i), "DEACTIVATED") for i in iccids))
     await engine.dispose()

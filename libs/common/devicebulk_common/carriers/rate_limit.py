@@ -4,6 +4,11 @@ Each request reserves the next slot (the row's theoretical arrival time moves on
 on) in one UPDATE, so processes never exceed the account's budget together. A slot further
 away than ``max_wait_s`` is not reserved: the caller is told how long to defer instead, so
 that waiting for budget never holds a message past the broker's consumer ack timeout.
+
+ThingSpace's accounts are paced here (a per-minute budget, many calls in flight). Control Center's
+are not: its gate (`carriers/jasper/gate.py`) takes one call at a time and spaces calls by their
+real send and answer times, which booked slots cannot do (a call sent late would squeeze the gap
+to the next booked slot inside the carrier's one-second window).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The whole data model (DESIGN.md §4). Import models from here."""
 
 from devicebulk_common.models.base import Base
-from devicebulk_common.models.carrier_state import CarrierRateLimit, CarrierToken
+from devicebulk_common.models.carrier_state import CarrierCallGate, CarrierRateLimit, CarrierToken
 from devicebulk_common.models.changes import (
     BulkChange,
     CarrierCallback,
@@ -26,6 +26,7 @@ from devicebulk_common.models.notification import NotificationAttempt
 __all__ = [
     "Base",
     "BulkChange",
+    "CarrierCallGate",
     "CarrierCallback",
     "CarrierRateLimit",
     "CarrierRatePlan",

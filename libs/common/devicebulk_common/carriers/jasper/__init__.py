@@ -5,15 +5,15 @@ wire.py          request bodies, answers, dates, and the error-code mapping
 config.py        JasperConfig: every UNCONFIRMED choice with its default
 status_graph.py  SIM statuses and allowed transitions as data; refuse_transition()
 confirm.py       confirming an accepted edit (read-back, audit trail)
-gate.py          one call at a time per account (in-process, or across processes)
+gate.py          one call at a time and the calls-per-second cap per account (all processes)
 capabilities.py  what the adapter can do, declared as data
-factory.py       from a stored provider to an adapter, its shared pacer and gate
+factory.py       from a stored provider to an adapter and its shared gate
 """
 
 from .adapter import JasperAdapter
 from .capabilities import INTEGRATION, capabilities
 from .config import JasperConfig
-from .factory import build_jasper_adapter, encrypt_credentials, shared_gate, shared_pacer
+from .factory import build_jasper_adapter, encrypt_credentials, shared_gate
 from .gate import LocalGate, SharedGate
 from .status_graph import DEFAULT_GRAPH, STATUSES, StatusGraph, refuse_transition
 
@@ -31,5 +31,4 @@ __all__ = [
     "encrypt_credentials",
     "refuse_transition",
     "shared_gate",
-    "shared_pacer",
 ]

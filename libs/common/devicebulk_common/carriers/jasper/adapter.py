@@ -5,9 +5,9 @@ callback. An accepted edit (`DeviceEditAccepted`) is confirmed afterwards by rea
 back, or, for a dated or late change, from the device's audit trail (`confirm`). Many devices
 are read back at once by paging Search Devices from a modification time.
 
-Every call goes through the account's gate (one call at a time, across processes with
-`SharedGate`) and its pacer (the shared calls-per-second budget), in that order, so calls
-neither overlap nor bunch up. `40000029` is retried here a few times with backoff (the carrier
+Every call goes through the account's gate: one call at a time and the calls-per-second cap,
+across processes with `SharedGate`, which spaces calls by their real send times so they neither
+overlap nor bunch up (see gate.py). `40000029` is retried here a few times with backoff (the carrier
 did nothing); past that the caller gets `ThrottledError`. A refused key (`10000001`) is
 remembered in the shared cache: no call is sent with those credentials until the hold ends.
 """
@@ -30,6 +30,7 @@ import structlog
 from ..base import CarrierDevice, CarrierExchange, DeviceRef
 from ..capabilities import CarrierCapabilities, DeviceEditAccepted, EditConfirmation
 from ..errors import CarrierError, CredentialsRefusedError, PermanentCarrierError, ThrottledError
+from ..rate_limit import BudgetDeferred
 from ..redaction import register_secret
 from ..tokens import TokenCache
 from ..transport import CarrierTransport, malformed
@@ -105,10 +106,13 @@ class JasperAdapter:
         attempt = 0
         while True:
             try:
-                async with self._gate():
+                async with self._gate() as slot:
+                    # Checked once the slot is ours (a refusal another process met is recorded
+                    # before it lets the slot go), while the send time is still ahead.
                     await self._raise_if_refused()
                     if self._pacer is not None:
                         await self._pacer()
+                    await slot.ready()
                     return await self._send(operation, method, path, body)
             except ThrottledError:
                 if attempt >= self.config.throttle_retries:
@@ -201,8 +205,19 @@ class JasperAdapter:
         )
 
     async def confirm(self, accepted: DeviceEditAccepted) -> EditConfirmation:
-        """Read the device back; for a dated or late change, look for it in the audit trail."""
-        return await confirm_edit(self, accepted)
+        """Read the device back; for a dated or late change, look for it in the audit trail.
+
+        A read that waited too long for the account's gate is a `ThrottledError` here, not
+        `BudgetDeferred`: the edit was sent, and a caller that deferred it as unsent would send
+        it again; a carrier error leaves the confirmation for later instead."""
+        try:
+            return await confirm_edit(self, accepted)
+        except BudgetDeferred as exc:
+            raise ThrottledError(
+                f"the read-back waited past its limit for the account's gate ({exc})",
+                code="GateBusy",
+                http_status=None,
+            ) from exc
 
     async def set_status(
         self, device: DeviceRef, status: str, *, effective_at: datetime | None = None

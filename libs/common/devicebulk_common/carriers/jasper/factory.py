@@ -1,8 +1,10 @@
 """From a stored Control Center provider to a ready adapter (credentials decrypted only here),
-with its shared budget (the PostgreSQL rate limiter) and its shared gate (one call at a time)."""
+with its shared gate: one call at a time and the calls-per-second cap, for every process (the
+gate paces calls by their real send times, so no separate budget is needed: see gate.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -12,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from devicebulk_common.crypto import decrypt_json, encrypt_json
 from devicebulk_common.models import ServiceProvider
 
-from ..rate_limit import Pacer, RateLimiter
 from ..tokens import TokenCache
 from .adapter import JasperAdapter
 from .capabilities import INTEGRATION
@@ -37,21 +38,14 @@ def calls_per_minute(provider: ServiceProvider, config: JasperConfig) -> float:
     return float(provider.rate_limit_per_minute or config.calls_per_second * 60.0)
 
 
-def shared_pacer(
-    limiter: RateLimiter,
-    provider: ServiceProvider,
-    config: JasperConfig,
-    *,
-    headroom: float | None = None,
-    max_wait_s: float = 20.0,
-) -> Pacer:
-    """The account's share of the PostgreSQL limiter (`headroom` defaults to the config's)."""
-    return Pacer(
-        limiter,
-        key=account_key(provider),
-        per_minute=calls_per_minute(provider, config) * (headroom or config.rate_headroom),
-        max_wait_s=max_wait_s,
-    )
+def send_interval_s(provider: ServiceProvider, config: JasperConfig) -> float:
+    """The least time between two sends of the account: 1 / (cap x `rate_headroom`)."""
+    return 60.0 / (calls_per_minute(provider, config) * config.rate_headroom)
+
+
+# A lease outlives its call's longest answer by this much, so a slow answer never lets a
+# second call in; a killed holder's slot frees itself after the timeout and this margin.
+LEASE_MARGIN_S = 10.0
 
 
 def shared_gate(
@@ -60,8 +54,23 @@ def shared_gate(
     config: JasperConfig,
     *,
     max_wait_s: float = 20.0,
+    call_timeout_s: float = 30.0,
 ) -> Gate:
-    return SharedGate(engine, account_key(provider), config.concurrency, max_wait_s=max_wait_s)
+    """The account's gate shared by every process: `concurrency` calls at once, each sent at
+    least `send_interval_s` after the previous one and a second after the answer to the
+    cap-th call before it (the cap in whole calls a second); `call_timeout_s` is the HTTP
+    client's."""
+    per_second = calls_per_minute(provider, config) / 60.0
+    return SharedGate(
+        engine,
+        account_key(provider),
+        config.concurrency,
+        interval_s=send_interval_s(provider, config),
+        per_window=max(1, math.floor(per_second + 1e-9)),
+        window_s=1.0,
+        hold_s=call_timeout_s + LEASE_MARGIN_S,
+        max_wait_s=max_wait_s,
+    )
 
 
 def build_jasper_adapter(
