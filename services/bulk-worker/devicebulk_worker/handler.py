@@ -29,38 +29,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import random
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from functools import partial
-from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devicebulk_common import contracts as c
-from devicebulk_common.callbacks import lock_request, reconcile_request
 from devicebulk_common.carriers import (
     AsyncRequestAccepted,
-    AuthExpiredError,
     CarrierAdapter,
-    CarrierDevice,
     CarrierError,
-    SyncActionResult,
 )
 from devicebulk_common.carriers.rate_limit import BudgetDeferred
-from devicebulk_common.db.engine import unit_of_work
-from devicebulk_common.lifecycle import (
-    Finish,
-    audit,
-    finish_device_changes,
-)
 from devicebulk_common.logging import bound
 from devicebulk_common.models import (
-    DeviceChange,
     ServiceProvider,
 )
 from devicebulk_worker import resume
@@ -70,24 +56,17 @@ from devicebulk_worker.gather import Gatherer
 from devicebulk_worker.lanes import Lanes, Unit
 from devicebulk_worker.operations import Job, send
 from devicebulk_worker.operations.registry import devices_per_request
+from devicebulk_worker.outcomes import Outcomes
 from devicebulk_worker.recording import (
-    ACTOR,
-    apply_answered,
     apply_local,
-    audit_rows,
     fail_unrecordable,
     note_sent_again,
     record_carrier_state,
     record_under_way,
     unrecordable,
-    write_audit,
 )
 from devicebulk_worker.retry import (
-    MAX_AUTH_ROUNDS,
     RetryPolicy,
-    dead_letter,
-    retry_values,
-    schedule_retry,
 )
 from devicebulk_worker.starting import Lease, held, start_batch
 
@@ -121,6 +100,7 @@ class DeviceChangeHandler:
         self._sessionmaker = sessionmaker
         self._adapters = adapters
         self._retry = retry or RetryPolicy()
+        self._outcomes = Outcomes(sessionmaker, self._retry)
         self._batch_max = batch_max
         self._calls = asyncio.Semaphore(max_concurrent_calls)
         self._gatherer = Gatherer(
@@ -133,7 +113,7 @@ class DeviceChangeHandler:
         # An account that takes few calls at once gets a lane per process (see lanes.py).
         self._lanes = Lanes(
             wait_max_s=account_wait_max_s,
-            defer=lambda jobs, wait_s: durably(lambda: self._defer(jobs, wait_s)),
+            defer=lambda jobs, wait_s: durably(lambda: self._outcomes.defer(jobs, wait_s)),
         )
 
     async def __call__(
@@ -203,7 +183,7 @@ class DeviceChangeHandler:
                     outcome = await send(adapter, jobs)
             except BudgetDeferred as exc:
                 wait = exc.wait_s
-                await durably(lambda: self._defer(jobs, wait))
+                await durably(lambda: self._outcomes.defer(jobs, wait))
                 return
             except CarrierError as exc:
                 refused = exc
@@ -219,10 +199,10 @@ class DeviceChangeHandler:
                 return
             if isinstance(outcome, AsyncRequestAccepted):
                 accepted = outcome
-                await durably(lambda: self._accepted(jobs, accepted))
+                await durably(lambda: self._outcomes.accepted(jobs, accepted))
             else:
                 answered = outcome
-                await durably(lambda: self._synchronous(jobs, answered))
+                await durably(lambda: self._outcomes.synchronous(jobs, answered))
 
     def _chunks(self, adapter: CarrierAdapter, jobs: list[Job]) -> list[list[Job]]:
         size = min(self._batch_max, devices_per_request(adapter, jobs[0].spec))
@@ -237,7 +217,7 @@ class DeviceChangeHandler:
                 views = await resume.check_many(adapter, jobs)
             except BudgetDeferred as exc:
                 wait = exc.wait_s  # the check is a carrier request too
-                await durably(lambda: self._defer(jobs, wait))
+                await durably(lambda: self._outcomes.defer(jobs, wait))
                 return
             except CarrierError as exc:
                 await self._not_sent(jobs, exc)
@@ -274,8 +254,8 @@ class DeviceChangeHandler:
         be, fail the others with the carrier's reason."""
         again = [j for j in jobs if self._retry.should_retry(refused, j.attempt, j.params)]
         done = [j for j in jobs if not self._retry.should_retry(refused, j.attempt, j.params)]
-        await durably(lambda: self._retry_later(again, refused))
-        await durably(lambda: self._failed(done, refused))
+        await durably(lambda: self._outcomes.retry_later(again, refused))
+        await durably(lambda: self._outcomes.failed(done, refused))
 
     async def record_carrier_state(self, job: Job, view: resume.CarrierView) -> None:
         """The carrier shows the operation done (or under way): record that, call nothing."""
@@ -283,161 +263,3 @@ class DeviceChangeHandler:
 
     async def _run_local(self, job: Job) -> None:
         await durably(lambda: apply_local(self._sessionmaker, job))
-
-    async def _accepted(self, jobs: list[Job], outcome: AsyncRequestAccepted) -> None:
-        async with unit_of_work(self._sessionmaker) as session:
-            await lock_request(session, outcome.request_id)
-            await session.execute(
-                update(DeviceChange)
-                .where(
-                    DeviceChange.id.in_(_ids(jobs)),
-                    DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
-                )
-                .values(
-                    status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
-                    carrier_request_id=outcome.request_id,
-                )
-            )
-            rows: list[dict[str, Any]] = []
-            shared = f" with {len(jobs) - 1} other devices" if len(jobs) > 1 else ""
-            audit_rows(
-                rows,
-                jobs,
-                step=f"carrier:{jobs[0].op}",
-                status=c.DeviceChangeStatus.AWAITING_CALLBACK.value,
-                message=f"carrier accepted request {outcome.request_id}{shared}",
-                exchange=outcome.exchange,
-            )
-            await write_audit(session, rows)
-            await reconcile_request(session, outcome.request_id)
-        log.info(
-            "carrier accepted", op=jobs[0].op, request_id=outcome.request_id, devices=len(jobs)
-        )
-
-    async def _synchronous(self, jobs: list[Job], outcome: SyncActionResult) -> None:
-        by_iccid = {r.device.iccid: r for r in outcome.results if r.device.iccid}
-        single = outcome.results[0] if len(outcome.results) == 1 and len(jobs) == 1 else None
-        succeeded: list[tuple[Job, CarrierDevice | None]] = []
-        finishes: list[Finish] = []
-        rows: list[dict[str, Any]] = []
-        for job in jobs:
-            result = by_iccid.get(job.device.iccid, single)
-            if result is not None and result.ok:
-                succeeded.append((job, result.seen))
-            else:
-                message = result.message if result else "carrier answer did not name this device"
-                finishes.append(
-                    Finish(
-                        job.device_change_id,
-                        c.DeviceChangeStatus.FAILED,
-                        f"{job.op}.Failed",
-                        message,
-                    )
-                )
-            audit_rows(
-                rows,
-                [job],
-                step=f"carrier:{job.op}",
-                status="Success" if result is not None and result.ok else "Failed",
-                message=(result.message if result else None) or "no answer for this device",
-                exchange=outcome.exchange if job is jobs[0] else None,
-            )
-        async with unit_of_work(self._sessionmaker) as session:
-            finishes += await apply_answered(session, succeeded)
-            await finish_device_changes(session, finishes)
-            await write_audit(session, rows)
-
-    async def _to_retry(self, session: AsyncSession, job: Job, **values: Any) -> bool:
-        """Processing → Retry (False if another delivery already moved it on)."""
-        changed = await session.execute(
-            update(DeviceChange)
-            .where(
-                DeviceChange.id == job.device_change_id,
-                DeviceChange.status == c.DeviceChangeStatus.PROCESSING.value,
-            )
-            .values(status=c.DeviceChangeStatus.RETRY.value, **values)
-        )
-        return bool(changed.rowcount)  # type: ignore[attr-defined]
-
-    async def _defer(self, jobs: list[Job], wait_s: float) -> None:
-        """The account's budget is booked ahead: come back when it frees, no attempt spent."""
-        async with unit_of_work(self._sessionmaker) as session:
-            for job in jobs:
-                delay = wait_s * (1 + random.uniform(0, 0.1)) + 0.5
-                if not await self._to_retry(session, job, attempts=DeviceChange.attempts - 1):
-                    continue
-                await schedule_retry(session, job.message, delay_s=delay)
-                audit(
-                    session,
-                    bulk_change_id=job.bulk_change_id,
-                    device_change_id=job.device_change_id,
-                    actor=ACTOR,
-                    step="budget",
-                    status=c.DeviceChangeStatus.RETRY.value,
-                    message=f"carrier budget booked for {wait_s:.0f} s; waiting {delay:.0f} s",
-                )
-
-    async def _retry_later(self, jobs: list[Job], exc: CarrierError) -> None:
-        if not jobs:
-            return
-        log.info("transient carrier failure; retrying", code=exc.code, devices=len(jobs))
-        # One delay per attempt number, not one per device: the devices of one request come
-        # back together and are gathered (or checked) again as one request, not a trickle.
-        delays = {a: self._retry.delay_s(exc, a) for a in sorted({j.attempt for j in jobs})}
-        async with unit_of_work(self._sessionmaker) as session:
-            for job in jobs:
-                delay = delays[job.attempt]
-                if not await self._to_retry(session, job, **retry_values(exc)):
-                    continue
-                await schedule_retry(session, job.message, delay_s=delay)
-                audit(
-                    session,
-                    bulk_change_id=job.bulk_change_id,
-                    device_change_id=job.device_change_id,
-                    actor=ACTOR,
-                    step=f"carrier:{job.op}",
-                    status=c.DeviceChangeStatus.RETRY.value,
-                    message=f"{exc.code}: {exc.message}; attempt {job.attempt} of "
-                    f"{self._retry.max_attempts}, next in {delay:.1f} s",
-                    exchange=exc.exchange if job is jobs[0] else None,
-                )
-
-    async def _failed(self, jobs: list[Job], exc: CarrierError) -> None:
-        if not jobs:
-            return
-        log.warning(
-            "carrier refused", code=exc.code, http_status=exc.http_status, error=exc.message
-        )
-        gave_up = exc.retryable
-        async with unit_of_work(self._sessionmaker) as session:
-            finishes = []
-            rows: list[dict[str, Any]] = []
-            for job in jobs:
-                message = exc.message + (
-                    f" (gave up after {job.attempt} attempts)" if gave_up else ""
-                )
-                if isinstance(exc, AuthExpiredError):
-                    message = (
-                        f"{exc.message} (the carrier refused the {exc.token} token again after "
-                        f"a fresh login, in {MAX_AUTH_ROUNDS} rounds; gave up)"
-                    )
-                finishes.append(
-                    Finish(
-                        job.device_change_id,
-                        c.DeviceChangeStatus.FAILED,
-                        exc.code or type(exc).__name__,
-                        message,
-                    )
-                )
-                if gave_up:
-                    await dead_letter(session, job.message)
-            audit_rows(
-                rows,
-                jobs,
-                step=f"carrier:{jobs[0].op}",
-                status=c.DeviceChangeStatus.FAILED.value,
-                message=f"{exc.code}: {exc.message}",
-                exchange=exc.exchange,
-            )
-            await finish_device_changes(session, finishes)
-            await write_audit(session, rows)

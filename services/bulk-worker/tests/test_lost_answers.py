@@ -150,7 +150,7 @@ async def test_the_success_callbacks_of_a_lost_answer_settle_its_retries_without
         await run(handler, messages)  # carried out, answered 504: every device Retry, unknown
         await _faults(carrier)
         iccids = [d.iccid for d in devices]
-        for _ in range(100):  # the carrier's callbacks for the lost request are stored
+        for _ in range(600):  # the carrier's callbacks for the lost request are stored (30 s)
             async with sessionmaker() as s:
                 stored = (
                     await s.execute(
