@@ -36,7 +36,7 @@ CARRIER ?= thingspace
 demo: install ## submit 1,000 activations to the running stack and follow them (CARRIER=jasper: POD19)
 	$(BIN)/devicebulk-devstack demo --carrier $(CARRIER)
 
-bench: install ## the benchmarks of DESIGN.md §8 on this machine; writes docs/benchmarks.md (~12 min)
+bench: install ## the performance targets measured on this machine; writes docs/benchmarks.md (~25 min)
 	$(BIN)/devicebulk-devstack bench
 
 test: install ## run every test (unit, integration, end-to-end) against real PostgreSQL and RabbitMQ

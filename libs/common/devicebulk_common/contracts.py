@@ -19,7 +19,7 @@ CONTRACT_VERSION: Literal[1] = 1
 
 
 class ChangeType(enum.IntEnum):
-    """The portal's ``ChangeType`` numbers (DESIGN.md §3); 9 is device deletion."""
+    """The portal's ``ChangeType`` numbers ; 9 is device deletion."""
 
     CUSTOMER_ASSIGNMENT = 1
     STATUS_UPDATE = 3

@@ -1,4 +1,4 @@
-"""Settings shared by every service (names fixed by DESIGN.md §6).
+"""Settings shared by every service (the names every service and manifest share; docs/architecture.md, Configuration).
 
 Each service subclasses :class:`CommonSettings` and adds its own, prefixed names. The kit's
 factories never take a settings object: services read their settings and pass plain values.

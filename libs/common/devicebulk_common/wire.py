@@ -1,4 +1,4 @@
-"""The portal's wire format (DESIGN.md §3): PascalCase keys, ``ChangeType`` an integer.
+"""The portal's wire format: PascalCase keys, ``ChangeType`` an integer.
 
 These models are what integrators read in the OpenAPI docs, so every field says what it is.
 Unknown keys are ignored, as the portal sends some that only its other carriers read.

@@ -135,7 +135,7 @@ def _documented(description: str) -> dict[str, Any]:
     }
 
 
-# What ThingSpace sends (thingspace-api.md); the body is read raw and checked by hand, so
+# What ThingSpace sends (docs/thingspace.md); the body is read raw and checked by hand, so
 # this only documents it.
 _CALLBACK_SCHEMA = {
     "type": "object",

@@ -1,1 +1,1 @@
-"""devicebulk notifier: one email per completed bulk change (DESIGN.md §2, §5)."""
+"""devicebulk notifier: one email per completed bulk change."""

@@ -1,5 +1,5 @@
 """Handles ``bulk_change.completed``: one email per completion of a bulk change, however many
-times the event is delivered (DESIGN.md §5, "Completion exactly once"). A bulk change whose
+times the event is delivered (docs/architecture.md, The rules). A bulk change whose
 failed devices were retried completes again (its ``completion_seq`` grows): that completion is a
 new one and gets its own email.
 

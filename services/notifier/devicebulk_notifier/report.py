@@ -24,7 +24,7 @@ from devicebulk_common.models import BulkChange, DeviceChange, Tenant
 FAILED_LISTED = 500
 FAILED_STATUSES = (DeviceChangeStatus.FAILED.value, DeviceChangeStatus.VALIDATION_FAILED.value)
 
-# The portal's names for the change types (DESIGN.md §3).
+# The portal's names for the change types.
 CHANGE_NAMES = {
     ChangeType.CUSTOMER_ASSIGNMENT: "CustomerAssignment",
     ChangeType.STATUS_UPDATE: "StatusUpdate",

@@ -1,4 +1,4 @@
-"""The notifier's settings: the shared names (DESIGN.md §6) plus its own ``NOTIFIER_*`` names."""
+"""The notifier's settings: the shared names (docs/architecture.md, Configuration) plus its own ``NOTIFIER_*`` names."""
 
 from __future__ import annotations
 

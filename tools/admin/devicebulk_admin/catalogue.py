@@ -2,7 +2,7 @@
 customer rate pools (a tenant's). Create, update and list each; what change types 1, 4 and 7
 check a device's new value against.
 
-ThingSpace's API (as `thingspace-api.md` describes it) has no service-plan list, so carrier
+ThingSpace's API (as docs/thingspace.md describes it) has no service-plan list, so carrier
 rate plans are entered here rather than synced from the carrier.
 """
 

@@ -1,4 +1,4 @@
-"""`devicebulk-devstack bench` (what `make bench` runs): the measurements of DESIGN.md §8.
+"""`devicebulk-devstack bench` (what `make bench` runs): the performance measurements (targets in docs/benchmarks.md).
 
 Every phase runs the real processes (simulator, relay, intake, workers, receiver, notifier) on
 this machine against a fresh database and RabbitMQ vhost of its own, prints its figures, and
@@ -306,9 +306,8 @@ Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d}, on this machine:
 {machine()}.
 Every process (simulator, relay, intake, workers, receiver, notifier, SMTP sink) runs on it, with
 PostgreSQL and RabbitMQ, against the ThingSpace simulator (the `jasper:` rows against jasper-sim);
-each phase on a fresh database and vhost. The targets are DESIGN.md §8. Re-run with `make bench`
-(about twenty-five minutes). The CPU
-line below says where the 2 cores went during the throughput run: the part with the most is
+each phase on a fresh database and vhost. The target column holds our performance targets.
+Re-run with `make bench` (about twenty-five minutes). The CPU line below says where the 2 cores went during the throughput run: the part with the most is
 what limits it.
 
 {report.markdown()}

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         default="thingspace",
         help="the demo provider (4, ThingSpace) or POD19 (19, Cisco Control Center)",
     )
-    sub.add_parser("bench", help="the benchmarks of DESIGN.md §8 (make bench)", add_help=False)
+    sub.add_parser("bench", help="the performance benchmarks (make bench)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["bench"]:

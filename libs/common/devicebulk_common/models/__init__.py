@@ -1,4 +1,4 @@
-"""The whole data model (DESIGN.md §4). Import models from here."""
+"""The whole data model (docs/architecture.md, The data). Import models from here."""
 
 from devicebulk_common.models.base import Base
 from devicebulk_common.models.carrier_state import CarrierCallGate, CarrierRateLimit, CarrierToken

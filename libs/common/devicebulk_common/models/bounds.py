@@ -1,4 +1,4 @@
-"""The bounds of every value intake accepts, defined once next to the models (DESIGN.md §9).
+"""The bounds of every value intake accepts, defined once next to the models.
 
 Lengths are read from the columns themselves, so a column change moves its check with it;
 integer ranges are PostgreSQL's ``integer`` (int4) for the int4 columns. The wire models and

@@ -1,4 +1,4 @@
-"""Per-device validation, following the portal's rules (DESIGN.md §3), one module a change type.
+"""Per-device validation, following the portal's rules, one module a change type.
 
 Each device gets a :class:`Verdict`: the operation to run with its parameters (``params``, per
 ``devicebulk_common.operations``) or the reason it cannot run. The rules are pure functions;
