@@ -14,7 +14,8 @@ STATUSES = (
     "PURGED",
     "REPLACED",
 )
-# Leaving these is one way: going back to one of them is refused with 10000029.
+# Leaving these is one way (refused with 10000029), but for the graph's own edges (PURGED
+# back to INVENTORY).
 PRE_ACTIVATION = ("INVENTORY", "TEST_READY", "ACTIVATION_READY")
 
 # No transition table is published; this is our best reading (UNCONFIRMED), kept as data.
@@ -25,7 +26,7 @@ DEFAULT_TRANSITIONS: dict[str, list[str]] = {
     "ACTIVATED": ["DEACTIVATED"],
     "DEACTIVATED": ["ACTIVATED", "RETIRED"],
     "RETIRED": ["PURGED"],
-    "PURGED": [],
+    "PURGED": ["INVENTORY"],
     "REPLACED": [],
 }
 

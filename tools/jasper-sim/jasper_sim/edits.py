@@ -92,11 +92,11 @@ def check_status(device: Device, target: str, config: SimConfig) -> bool:
         if config.same_status_code:
             raise jasper_error(config.same_status_code, f"The SIM is already {current}.")
         return False
+    if target in config.transitions.get(current, []):
+        return True
     if target in PRE_ACTIVATION and current not in PRE_ACTIVATION:
         raise jasper_error("10000029", f"A {current} SIM may not go back to {target}.")
-    if target not in config.transitions.get(current, []):
-        raise jasper_error("10000005", f"A {current} SIM may not become {target}.")
-    return True
+    raise jasper_error("10000005", f"A {current} SIM may not become {target}.")
 
 
 def changes(device: Device, edit: Edit, config: SimConfig) -> dict[str, str]:

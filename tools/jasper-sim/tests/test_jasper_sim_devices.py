@@ -46,6 +46,20 @@ async def test_status_graph_refusals_have_their_codes_and_change_nothing(cc: CC)
     assert (await cc.admin("GET", "/edits")).json()["max"] == 0
 
 
+async def test_only_a_purged_sim_goes_back_to_inventory(cc: CC) -> None:
+    await cc.seed_devices(
+        {"iccid": iccid(1), "status": "PURGED"}, {"iccid": iccid(2), "status": "DEACTIVATED"}
+    )
+
+    purged = await cc.edit(iccid(1), status="INVENTORY")
+    deactivated = await cc.edit(iccid(2), status="INVENTORY")
+
+    assert purged.status_code == 200
+    assert (await cc.details(iccid(1)))["status"] == "INVENTORY"
+    assert (deactivated.status_code, deactivated.json()["errorCode"]) == (400, "10000029")
+    assert (await cc.details(iccid(2)))["status"] == "DEACTIVATED"
+
+
 async def test_the_graph_and_the_same_status_answer_are_configurable(cc: CC) -> None:
     await cc.seed_devices({"iccid": ICCID, "status": "ACTIVATED"})
     await cc.admin(

@@ -19,6 +19,7 @@ from devicebulk_common.carriers.jasper import (
         ("ACTIVATED", "DEACTIVATED"),
         ("DEACTIVATED", "ACTIVATED"),
         ("DEACTIVATED", "RETIRED"),
+        ("PURGED", "INVENTORY"),  # back to inventory, from PURGED only
         (None, "ACTIVATED"),  # not read from the carrier yet
     ],
 )

@@ -2,8 +2,9 @@
 
 No transition table is published (UNCONFIRMED, our best reading of the documentation): leaving
 pre-activation is one way (the carrier refuses it with 10000029); `ACTIVATED` and `DEACTIVATED`
-go back and forth; `RETIRED` and `PURGED` end a SIM's life; `REPLACED` is set by a SIM swap, never
-by us. Which statuses an account may set is up to its operator, so both the table and the
+go back and forth; `RETIRED` and `PURGED` end a SIM's life, and a `PURGED` SIM may return to
+`INVENTORY` (one secondary source: "return to inventory needs PURGED"); `REPLACED` is set by a
+SIM swap, never by us. Which statuses an account may set is up to its operator, so both the table and the
 targets the portal may ask for are configurable (`StatusGraph(transitions=..., targets=...)`).
 
 Intake calls `StatusGraph.refusal(current, target)` to refuse a transition with a reason.
@@ -44,7 +45,7 @@ DEFAULT_TRANSITIONS: Mapping[str, frozenset[str]] = MappingProxyType(
         ACTIVATED: frozenset({DEACTIVATED}),
         DEACTIVATED: frozenset({ACTIVATED, RETIRED}),
         RETIRED: frozenset({PURGED}),
-        PURGED: frozenset(),
+        PURGED: frozenset({INVENTORY}),
         REPLACED: frozenset(),
     }
 )
@@ -93,12 +94,12 @@ class StatusGraph:
             return None
         if current == target:
             return f"the SIM is already {current}"
+        if target in self.allowed(current):
+            return None
         if target in PRE_ACTIVATION and current not in PRE_ACTIVATION:
             return f"a {current} SIM may not go back to {target} (pre-activation is one way)"
-        if target not in self.allowed(current):
-            allowed = ", ".join(sorted(self.allowed(current))) or "none"
-            return f"a {current} SIM may not become {target} (allowed: {allowed})"
-        return None
+        allowed = ", ".join(sorted(self.allowed(current))) or "none"
+        return f"a {current} SIM may not become {target} (allowed: {allowed})"
 
 
 DEFAULT_GRAPH = StatusGraph()
