@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import pytest
 from sqlalchemy import select
 from worker_helpers import add_bulk_change
 
@@ -117,6 +119,34 @@ async def test_refused_credentials_fail_the_device_with_a_named_reason(
     change = await _change(sessionmaker, message)
     assert change.status == "Failed" and change.error_code and change.error_message
     assert "wrong" not in (change.error_message or "")
+
+
+@pytest.mark.parametrize("with_billing", [True, False, None])
+async def test_a_suspension_sends_the_portals_with_billing_choice(
+    handler, world, sessionmaker, with_billing
+):
+    (message,) = await add_bulk_change(
+        sessionmaker,
+        world,
+        "suspend",
+        devices=world.devices[:1],
+        params={"with_billing": with_billing},
+    )
+    await handler(message)
+
+    assert (await _change(sessionmaker, message)).status == "AwaitingCallback"
+    async with sessionmaker() as s:
+        sent = await s.scalar(
+            select(DeviceChangeLog.request_text).where(
+                DeviceChangeLog.device_change_id == message.device_change_id,
+                DeviceChangeLog.request_text.is_not(None),
+            )
+        )
+    body = json.loads(sent)
+    if with_billing is None:
+        assert "withBilling" not in body  # the carrier's default
+    else:
+        assert body["withBilling"] is with_billing
 
 
 async def test_add_to_inventory_answers_synchronously(

@@ -15,6 +15,7 @@ async def add_bulk_change(
     *,
     devices: list[Device] | None = None,
     status: str = c.DeviceChangeStatus.QUEUED.value,
+    params: dict | None = None,
 ) -> list[c.DeviceChangeMessage]:
     bulk_id, changes = await testdata.add_bulk_change(
         sessionmaker,
@@ -22,7 +23,7 @@ async def add_bulk_change(
         service_provider_id=world.provider.id,
         devices=devices or world.devices,
         status=status,
-        params={"op": op, "service_plan": "M2M_4G"},
+        params={"op": op, "service_plan": "M2M_4G", **(params or {})},
         request=request
         or {
             "StatusUpdate": {

@@ -224,3 +224,18 @@ async def test_custom_field_and_cost_center_limits(ts: TS) -> None:
     [listed] = (await ts.listed(accountName=ACCOUNT))["devices"]
     assert listed["customFields"] == [{"key": "CustomField1", "value": "alice"}]
     assert listed["costCenterCode"] == "CC-1"
+
+
+async def test_suspend_takes_with_billing_as_a_boolean_only(ts: TS) -> None:
+    await ts.seed_devices({"iccid": ICCID, "state": "active", "servicePlan": "P"})
+
+    bad = await ts.call(
+        "POST", "/devices/actions/suspend", json={"devices": [dev(ICCID)], "withBilling": "yes"}
+    )
+    good = await ts.call(
+        "POST", "/devices/actions/suspend", json={"devices": [dev(ICCID)], "withBilling": True}
+    )
+
+    assert bad.status_code == 400
+    assert "withBilling" in bad.text
+    assert good.status_code == 200 and good.json()["requestId"]

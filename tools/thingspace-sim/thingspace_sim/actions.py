@@ -116,7 +116,11 @@ async def update_contact_info(request: Request, ctx: M2MContext = Depends(m2m_co
 async def suspend(request: Request, ctx: M2MContext = Depends(m2m_context)) -> dict:
     body = await validation.read_json(request)
     account = resolve_account(ctx, body.get("accountName"))
-    return await submit(ctx, account, "suspend", _devices(ctx, body), {})
+    with_billing = body.get("withBilling")
+    if with_billing is not None and not isinstance(with_billing, bool):
+        raise invalid("WithBilling.Invalid", "withBilling must be true or false.")
+    params = {} if with_billing is None else {"withBilling": with_billing}
+    return await submit(ctx, account, "suspend", _devices(ctx, body), params)
 
 
 @router.post("/devices/actions/restore")

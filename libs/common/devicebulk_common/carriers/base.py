@@ -150,7 +150,9 @@ class CarrierAdapter(Protocol):
         group_name: str | None = None,
     ) -> AsyncRequestAccepted: ...
 
-    async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted: ...
+    async def suspend(
+        self, devices: Sequence[DeviceRef], *, with_billing: bool | None = None
+    ) -> AsyncRequestAccepted: ...
 
     async def change_status(
         self, devices: Sequence[DeviceRef], status: str

@@ -211,8 +211,15 @@ class ThingSpaceAdapter:
             body["costCenterCode"] = check_cost_center(cost_center)
         return await self._async_action("activate", "POST", "/devices/actions/activate", body)
 
-    async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
-        body = self._with_account({"devices": devices_body(devices)})
+    async def suspend(
+        self, devices: Sequence[DeviceRef], *, with_billing: bool | None = None
+    ) -> AsyncRequestAccepted:
+        """``with_billing``: the portal's WithBilling, sent when given (else the carrier's
+        default)."""
+        body: dict[str, Any] = {"devices": devices_body(devices)}
+        if with_billing is not None:
+            body["withBilling"] = with_billing
+        body = self._with_account(body)
         return await self._async_action("suspend", "POST", "/devices/actions/suspend", body)
 
     async def change_status(

@@ -40,7 +40,7 @@ def key(params: Mapping[str, Any]) -> Hashable:
 async def send(
     adapter: CarrierAdapter, devices: Sequence[DeviceRef], params: Mapping[str, Any]
 ) -> AsyncRequestAccepted | SyncActionResult:
-    return await adapter.suspend(devices)
+    return await adapter.suspend(devices, with_billing=params.get("with_billing"))
 
 
 async def apply(

@@ -23,6 +23,15 @@ async def test_adapter_satisfies_the_carrier_protocol():
         assert isinstance(adapter, CarrierAdapter)
 
 
+@pytest.mark.parametrize(("with_billing", "sent"), [(True, True), (False, False), (None, "absent")])
+async def test_suspend_sends_with_billing_only_when_asked(with_billing, sent):
+    async with thingspace() as ts:
+        route = ts.router.post(f"{M2M}/devices/actions/suspend").mock(return_value=accepted())
+        await ts.adapter.suspend([DEVICE], with_billing=with_billing)
+
+    assert body_of(route).get("withBilling", "absent") == sent
+
+
 async def test_activate_sends_devices_plan_zip_and_place_of_use():
     place = PlaceOfUse(
         address_line1="1 Main St",

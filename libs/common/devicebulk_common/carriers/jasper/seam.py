@@ -150,7 +150,9 @@ class JasperCarrier:
     async def activate(self, devices: Sequence[DeviceRef], **kw: Any) -> AsyncRequestAccepted:
         raise self._none("activate (use a status change)")
 
-    async def suspend(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
+    async def suspend(
+        self, devices: Sequence[DeviceRef], *, with_billing: bool | None = None
+    ) -> AsyncRequestAccepted:
         raise self._none("suspend (use a status change)")
 
     async def restore(self, devices: Sequence[DeviceRef]) -> AsyncRequestAccepted:
