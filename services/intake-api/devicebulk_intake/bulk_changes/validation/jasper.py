@@ -17,7 +17,6 @@ Every choice comes from the provider's ``JasperConfig`` (its stored options over
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,12 +29,11 @@ from devicebulk_common.contracts import DeviceStatus
 from devicebulk_common.providers import CarrierConfig
 from devicebulk_common.wire import BulkChangeRequest
 from devicebulk_intake.bulk_changes.validation import inventory
-from devicebulk_intake.bulk_changes.validation.carrier_plan import plan_problem
+from devicebulk_intake.bulk_changes.validation.carrier_plan import change_plan_rule
 from devicebulk_intake.bulk_changes.validation.common import (
     DeviceSnapshot,
     Rule,
     Verdict,
-    fail_all,
     judge,
 )
 from devicebulk_intake.bulk_changes.validation.username import Limits, username_rule
@@ -127,24 +125,6 @@ def set_status_rule(sim_status: str, config: CarrierConfig) -> Rule:
             return NOT_AT_CARRIER
         if reason := refuse_from_neutral(device.status, sim_status, graph):
             return reason
-        return params
-
-    return rule
-
-
-def change_plan_rule(plan: str, states: Mapping[str, bool], provider_id: int) -> Rule:
-    if problem := plan_problem(plan, states, provider_id):
-        return fail_all(problem)
-    shared: dict[str | None, dict[str, Any]] = {}  # params by current plan (read-only)
-
-    def rule(device: DeviceSnapshot) -> dict[str, Any] | str:
-        current = device.carrier_rate_plan
-        if (params := shared.get(current)) is None:
-            params = shared[current] = {
-                "op": ops.CHANGE_PLAN,
-                "service_plan": plan,
-                "current_service_plan": current,
-            }
         return params
 
     return rule

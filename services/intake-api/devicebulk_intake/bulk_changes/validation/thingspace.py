@@ -16,23 +16,17 @@ stored before integrations existed) where carriers differ: 3 StatusUpdate, 6 Edi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from devicebulk_common import contracts as c
-from devicebulk_common import operations as ops
 from devicebulk_common.carriers.thingspace_config import ThingSpaceConfig
 from devicebulk_common.providers import CarrierConfig
 from devicebulk_common.wire import BulkChangeRequest
 from devicebulk_intake.bulk_changes.validation import inventory
-from devicebulk_intake.bulk_changes.validation.carrier_plan import plan_problem
+from devicebulk_intake.bulk_changes.validation.carrier_plan import change_plan_rule
 from devicebulk_intake.bulk_changes.validation.common import (
     DeviceSnapshot,
-    Rule,
     Verdict,
-    fail_all,
     judge,
 )
 from devicebulk_intake.bulk_changes.validation.status import (
@@ -105,7 +99,11 @@ async def judge_devices(
             request.Devices,
             count_plan_changes=bool(states.get(plan)),
         )
-        return judge(request.Devices, devices, change_plan_rule(plan, states, provider_id))
+        return judge(
+            request.Devices,
+            devices,
+            change_plan_rule(plan, states, provider_id, plan_change_refusal),
+        )
     if change_type is c.ChangeType.EDIT_USERNAME:
         assert request.Username is not None
         rule = username_rule(request.Username, limits(config))
@@ -124,28 +122,13 @@ async def judge_devices(
     return judge(request.Devices, devices, rule)
 
 
-def change_plan_rule(plan: str, states: Mapping[str, bool], provider_id: int) -> Rule:
-    """``states``: the provider's catalogue entries among ``{plan}`` (see :func:`plan_problem`)."""
-    if problem := plan_problem(plan, states, provider_id):
-        return fail_all(problem)
-
-    shared: dict[str | None, dict[str, Any]] = {}  # params by current plan (read-only)
-
-    def rule(device: DeviceSnapshot) -> dict[str, Any] | str:
-        if device.status == c.DeviceStatus.SUSPENDED:
-            return "the carrier does not change the plan of a suspended device"
-        if device.plan_changes_this_month >= MAX_PLAN_CHANGES_A_MONTH:
-            return (
-                f"the plan of this device already changed {device.plan_changes_this_month} "
-                f"times this month; the carrier allows {MAX_PLAN_CHANGES_A_MONTH}"
-            )
-        current = device.carrier_rate_plan
-        if (params := shared.get(current)) is None:
-            params = shared[current] = {
-                "op": ops.CHANGE_PLAN,
-                "service_plan": plan,
-                "current_service_plan": current,
-            }
-        return params
-
-    return rule
+def plan_change_refusal(device: DeviceSnapshot) -> str | None:
+    """ThingSpace's own limits on a plan change: none while suspended, four a month."""
+    if device.status == c.DeviceStatus.SUSPENDED:
+        return "the carrier does not change the plan of a suspended device"
+    if device.plan_changes_this_month >= MAX_PLAN_CHANGES_A_MONTH:
+        return (
+            f"the plan of this device already changed {device.plan_changes_this_month} "
+            f"times this month; the carrier allows {MAX_PLAN_CHANGES_A_MONTH}"
+        )
+    return None
