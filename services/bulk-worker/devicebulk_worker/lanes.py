@@ -94,8 +94,11 @@ class Lanes:
         loop = asyncio.get_running_loop()
         limit = self._limits[lane]
         while queue:
+            left = deadline - loop.time()
             try:
-                await asyncio.wait_for(limit.acquire(), max(0.0, deadline - loop.time()))
+                if left <= 0:  # said outright: a free lane is taken without waiting at all
+                    raise TimeoutError
+                await asyncio.wait_for(limit.acquire(), left)
             except TimeoutError:
                 await self._defer_rest(lane, queue, failures)
                 return
